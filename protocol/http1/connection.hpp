@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "protocol/core/result.hpp"
+#include "protocol/http1/framing.hpp"
 #include "protocol/http1/limits.hpp"
 #include "protocol/http1/message.hpp"
 #include "protocol/http1/state.hpp"
@@ -107,22 +108,33 @@ class ServerConnection {
   const Error* error() const noexcept { return has_error_ ? &error_ : nullptr; }
 
  private:
+  // One piece of output: owned bytes (heads, chunk framing, copied small bodies) or a borrowed
+  // span kept alive by `hold`. `offset` bytes of it are already written.
   struct Segment {
-    std::string owned;       // heads, chunk framing, copied small bodies
-    std::string_view view;   // what to write (into `owned` or borrowed)
+    std::string owned;
+    std::string_view borrowed;
     Hold hold;
+    std::size_t offset = 0;
+    bool is_borrowed = false;
+    std::string_view view() const noexcept {
+      return (is_borrowed ? borrowed : std::string_view(owned)).substr(offset);
+    }
   };
-  struct Framing;
+  struct HeadFacts;
 
   Result<Event> fail(const Error& e);
-  void push_owned(std::string bytes);
-  void push_borrowed(std::string_view bytes, Hold hold);
+  Result<void> send_informational(const ResponseHead& head);
+  Result<void> send_final(const ResponseHead& head, const HeadFacts& facts);
+  void append_status_line(std::string& out, const ResponseHead& head);
+  void push_body(std::string_view bytes, Hold hold);
   std::string& writable_tail();
-  void end_response();
+  void append(std::string_view bytes);
 
   Options options_;
   std::unique_ptr<RequestParser> parser_;
   std::string date_;
+  std::string in_;            // received bytes; [in_pos_, end) not yet parsed
+  std::size_t in_pos_ = 0;
 
   State our_state_ = State::idle;
   State their_state_ = State::idle;
@@ -139,7 +151,7 @@ class ServerConnection {
   Version request_version_ = Version::http11;
 
   // the current response
-  std::unique_ptr<Framing> framing_;
+  Framing framing_{};
   std::uint64_t body_sent_ = 0;
 
   std::deque<Segment> out_;

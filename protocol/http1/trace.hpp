@@ -1,0 +1,27 @@
+// Event traces: runs a ServerConnection over a request byte stream and renders what happened as
+// JSON lines, one event per line. The neutral form used by `lancet-trace`, the golden tests in
+// tests/data/http1 and the split-invariance properties.
+//
+// Layer: protocol/http1. Pure: bytes in, text out.
+//
+// A trace answers every complete request with an empty 204 so that pipelined requests are
+// parsed too, and coalesces adjacent body pieces into one "data" line, so the same stream gives
+// the same trace however it is split. A request that fails ends the trace with an "error" line
+// holding the code, status hint, reason and the exact response the server would send.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "protocol/http1/limits.hpp"
+
+namespace lancet::http1 {
+
+/// Traces `pieces` fed one after the other (then EOF). Returns JSON lines, each ending in '\n'.
+std::string trace_request_stream(const Options& options, std::span<const std::string_view> pieces);
+
+/// Same, with the whole stream in one piece.
+std::string trace_request_stream(const Options& options, std::string_view bytes);
+
+}  // namespace lancet::http1
