@@ -45,6 +45,7 @@ std::string_view to_string(Errc code) noexcept {
     case Errc::unexpected_event: return "unexpected_event";
     case Errc::event_after_response: return "event_after_response";
     case Errc::trailers_not_announced: return "trailers_not_announced";
+    case Errc::client_disconnected: return "client_disconnected";
     case Errc::invalid_json: return "invalid_json";
     case Errc::unexpected_lifespan_event: return "unexpected_lifespan_event";
   }

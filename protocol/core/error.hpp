@@ -66,6 +66,8 @@ enum class Errc : std::uint16_t {
   unexpected_event,            ///< a valid event in the wrong order (message says which)
   event_after_response,        ///< anything sent after the response completed
   trailers_not_announced,      ///< http.response.trailers without start's trailers=true
+  client_disconnected,         ///< send() after the client left: the bridge raises an OSError
+                               ///< subclass (ASGI HTTP spec 2.4), not logged as an app error
   invalid_json,                ///< the neutral JSON form could not be parsed
   // ---- lifespan, local ---------------------------------------------------------------------
   unexpected_lifespan_event,   ///< a lifespan reply that does not answer the current phase

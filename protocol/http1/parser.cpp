@@ -1,6 +1,7 @@
 // The llhttp adapter. See parser.hpp for the theory of operation.
 #include "protocol/http1/parser.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "protocol/http1/syntax.hpp"
@@ -14,6 +15,9 @@ std::string_view span(const char* at, std::size_t n) { return {at, n}; }
 int cb_message_begin(llhttp_t* p) { return self(p).on_message_begin(); }
 int cb_method(llhttp_t* p, const char* at, std::size_t n) { return self(p).on_method(span(at, n)); }
 int cb_url(llhttp_t* p, const char* at, std::size_t n) { return self(p).on_url(span(at, n)); }
+int cb_version(llhttp_t* p, const char* at, std::size_t n) {
+  return self(p).on_version(span(at, n));
+}
 int cb_header_field(llhttp_t* p, const char* at, std::size_t n) {
   return self(p).on_header_field(span(at, n));
 }
@@ -53,6 +57,7 @@ RequestParser::RequestParser(const Limits& limits, const Leniency& lenient) : li
   settings_.on_message_begin = cb_message_begin;
   settings_.on_method = cb_method;
   settings_.on_url = cb_url;
+  settings_.on_version = cb_version;
   settings_.on_header_field = cb_header_field;
   settings_.on_header_value = cb_header_value;
   settings_.on_header_value_complete = cb_header_value_complete;
@@ -73,7 +78,9 @@ RequestParser::RequestParser(const Limits& limits, const Leniency& lenient) : li
 RequestParser::Step RequestParser::execute(std::string_view input) {
   if (phase_ == Phase::failed) return {StepKind::error, 0, {}};
   if (phase_ == Phase::complete) return {StepKind::need_data, 0, {}};
+  if (phase_ == Phase::method_pending) return decide_method(input, 0);
   std::size_t total = 0;
+  bool stepped_empty = false;  // llhttp may need one call without bytes to finish a message
   for (;;) {
     std::string_view rest = input.substr(total);
     const Phase before = phase_;
@@ -82,14 +89,18 @@ RequestParser::Step RequestParser::execute(std::string_view input) {
                                                    : nullptr;
     std::string_view window = rest;
     if (fed != nullptr) window = rest.substr(0, limits_.max_head_bytes - *fed);
-    if (window.empty()) {
-      if (rest.empty()) return {StepKind::need_data, total, {}};
+    if (window.empty() && !rest.empty()) {
       return fail(make_remote_error(Errc::head_too_large, before == Phase::head
                                                               ? "request head too large"
                                                               : "trailer section too large"),
                   total);
     }
+    if (window.empty()) {
+      if (stepped_empty) return {StepKind::need_data, total, {}};
+      stepped_empty = true;
+    }
     pending_ = StepKind::need_data;
+    callback_failed_ = false;
     const llhttp_errno_t err = llhttp_execute(&llhttp_, window.data(), window.size());
     std::size_t used = window.size();
     if (err != HPE_OK) {
@@ -98,12 +109,18 @@ RequestParser::Step RequestParser::execute(std::string_view input) {
                  ? static_cast<std::size_t>(pos - window.data())
                  : 0;
     }
+    if (before == Phase::head && line_start_.size() < kLineStartBytes) {
+      line_start_.append(window.substr(0, std::min(used, kLineStartBytes - line_start_.size())));
+    }
     if (fed != nullptr) {
       *fed += used;
       if (!scan_head_bytes(window.substr(0, used))) return fail(error_, total + used);
     }
     total += used;
-    if (err == HPE_OK) continue;
+    if (err == HPE_OK) {
+      if (window.empty()) return {StepKind::need_data, total, {}};
+      continue;
+    }
     if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
       if (err == HPE_PAUSED) {
         llhttp_resume(&llhttp_);
@@ -115,6 +132,31 @@ RequestParser::Step RequestParser::execute(std::string_view input) {
     }
     return map_llhttp_error(err, input, total);
   }
+}
+
+// llhttp knows a fixed set of methods and stops at the first byte that leaves it. A well-formed
+// token it does not know is 501 (RFC 9110 §9.1: "An origin server that receives a request
+// method that is unrecognized or not implemented SHOULD respond with the 501"); anything else
+// is 400. Which one needs the whole method, which may not have arrived yet: until the SP is
+// seen, the bytes after the stop stay unconsumed, so the answer does not depend on how the
+// input was split.
+RequestParser::Step RequestParser::decide_method(std::string_view rest, std::size_t consumed) {
+  std::string line = line_start_;
+  line.append(rest.substr(0, kLineStartBytes));
+  std::string_view candidate(line);
+  while (!candidate.empty() && (candidate.front() == '\r' || candidate.front() == '\n')) {
+    candidate.remove_prefix(1);
+  }
+  const auto sp = candidate.find(' ');
+  const auto method = candidate.substr(0, sp);
+  if (sp != std::string_view::npos || !is_token(method) || line.size() >= 2 * kLineStartBytes) {
+    const bool known_shape = sp != std::string_view::npos && is_token(method);
+    return fail(known_shape
+                    ? make_remote_error(Errc::method_not_implemented, "method not implemented")
+                    : make_remote_error(Errc::invalid_method, "invalid method"),
+                consumed);
+  }
+  return {StepKind::need_data, consumed, {}};
 }
 
 RequestParser::Step RequestParser::finish() {
@@ -132,6 +174,8 @@ void RequestParser::start_next_message() {
   body_seen_ = 0;
   storage_.clear();
   method_len_ = url_at_ = url_len_ = 0;
+  version_.clear();
+  line_start_.clear();
   fields_.clear();
   trailer_storage_.clear();
   trailer_fields_.clear();
@@ -150,6 +194,7 @@ RequestParser::Step RequestParser::fail(const Error& e, std::size_t consumed) {
 
 int RequestParser::fail_in_callback(const Error& e) noexcept {
   error_ = e;
+  callback_failed_ = true;
   return HPE_USER;
 }
 
@@ -187,19 +232,24 @@ RequestParser::Step RequestParser::map_llhttp_error(llhttp_errno_t err, std::str
   const char* reason = llhttp_get_error_reason(&llhttp_);
   if (reason == nullptr) reason = "malformed request";
   const std::string_view rest = input.substr(consumed);
+  // A callback of ours refused: llhttp reports HPE_USER or HPE_CB_<name>; ours is in error_.
+  if (callback_failed_) return fail(error_, consumed);
   switch (err) {
-    case HPE_USER: return fail(error_, consumed);
-    case HPE_INVALID_METHOD: {
-      // llhttp knows a fixed set of methods. A well-formed token it does not know is 501
-      // (RFC 9110 §9.1); anything else is 400.
-      auto sp = rest.find(' ');
-      bool token = sp != std::string_view::npos && sp > 0 && is_token(rest.substr(0, sp));
-      return fail(token ? make_remote_error(Errc::method_not_implemented, "method not implemented")
-                        : make_remote_error(Errc::invalid_method, "invalid method"),
-                  consumed);
-    }
+    case HPE_INVALID_METHOD:
+      phase_ = Phase::method_pending;
+      return decide_method(rest, consumed);
     case HPE_INVALID_URL: return fail(make_remote_error(Errc::invalid_target, reason), consumed);
     case HPE_INVALID_VERSION:
+      // llhttp 8.1.0 only knows 0.9, 1.0, 1.1 and 2.0; a well-formed DIGIT "." DIGIT it does not
+      // know (HTTP/1.2, HTTP/3.0) is a version we do not support: 505 (RFC 9110 §15.6.6).
+      if (std::strcmp(reason, "Invalid HTTP version") == 0 && version_.size() == 3 &&
+          version_[0] >= '0' && version_[0] <= '9' && version_[1] == '.' &&
+          version_[2] >= '0' && version_[2] <= '9') {
+        return fail(make_remote_error(Errc::unsupported_version,
+                                      "only HTTP/1.0 and HTTP/1.1 are supported"),
+                    consumed);
+      }
+      return fail(make_remote_error(Errc::invalid_version, reason), consumed);
     case HPE_INVALID_CONSTANT:
       return fail(make_remote_error(Errc::invalid_version, reason), consumed);
     case HPE_INVALID_HEADER_TOKEN: {
@@ -238,6 +288,11 @@ int RequestParser::on_message_begin() noexcept { return HPE_OK; }
 int RequestParser::on_method(std::string_view s) noexcept {
   storage_.append(s);
   method_len_ += s.size();
+  return HPE_OK;
+}
+
+int RequestParser::on_version(std::string_view s) noexcept {
+  if (version_.size() + s.size() <= 8) version_.append(s);
   return HPE_OK;
 }
 
@@ -422,6 +477,9 @@ int RequestParser::check_transfer_encoding(std::string_view coding_list) noexcep
 // ---- callbacks: the body --------------------------------------------------------------------
 
 int RequestParser::on_body(std::string_view s) noexcept {
+  // llhttp flushes an open span at the end of every execute(), even an empty one: an empty
+  // span is no event (else a feed of zero bytes would give Data{""} forever).
+  if (s.empty()) return HPE_OK;
   body_seen_ += s.size();
   if (body_seen_ > limits_.max_body_bytes) {
     return fail_in_callback(make_remote_error(Errc::body_too_large, "request body too large"));

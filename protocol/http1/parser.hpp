@@ -71,6 +71,7 @@ class RequestParser {
   int on_message_begin() noexcept;
   int on_method(std::string_view s) noexcept;
   int on_url(std::string_view s) noexcept;
+  int on_version(std::string_view s) noexcept;
   int on_header_field(std::string_view s) noexcept;
   int on_header_value(std::string_view s) noexcept;
   int on_header_value_complete() noexcept;
@@ -80,13 +81,16 @@ class RequestParser {
   int on_message_complete() noexcept;
 
  private:
-  enum class Phase : std::uint8_t { head, body, trailers, complete, failed };
+  enum class Phase : std::uint8_t { head, method_pending, body, trailers, complete, failed };
+  static constexpr std::size_t kLineStartBytes = 64;  // enough of the request line to judge
+                                                      // an unknown method
   struct FieldSpan {  // offsets into storage_ (head) or trailer_storage_
     std::size_t name_at, name_len, value_at, value_len;
   };
 
   Step fail(const Error& e, std::size_t consumed);
   int fail_in_callback(const Error& e) noexcept;
+  Step decide_method(std::string_view rest, std::size_t consumed);
   Step map_llhttp_error(llhttp_errno_t err, std::string_view input, std::size_t consumed);
   bool scan_head_bytes(std::string_view bytes);
   std::string& field_storage() noexcept;
@@ -102,6 +106,7 @@ class RequestParser {
   StepKind pending_ = StepKind::need_data;  // set by a pausing callback
   std::string_view body_span_;
   Error error_{};
+  bool callback_failed_ = false;  // error_ was set by one of our callbacks
 
   // per message
   std::size_t head_fed_ = 0;      // head bytes given to llhttp so far
@@ -110,6 +115,8 @@ class RequestParser {
   std::uint64_t body_seen_ = 0;
   std::string storage_;           // method, target, field names and values (head)
   std::size_t method_len_ = 0, url_at_ = 0, url_len_ = 0;
+  std::string line_start_;        // the first head bytes consumed (for decide_method)
+  std::string version_;           // "1.1" as sent (for telling 400 from 505)
   std::vector<FieldSpan> fields_;
   std::string trailer_storage_;
   std::vector<FieldSpan> trailer_fields_;

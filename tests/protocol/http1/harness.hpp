@@ -1,0 +1,70 @@
+// Test helpers for the http1 connection: feed bytes, collect events, drain output.
+#pragma once
+
+#include <array>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "protocol/http1/connection.hpp"
+
+namespace lancet::http1::testing {
+
+/// Drains and returns every pending output byte.
+inline std::string drain(ServerConnection& conn) {
+  std::string out;
+  std::array<std::string_view, 8> views;
+  while (conn.pending_output_bytes() > 0) {
+    std::size_t n = conn.pending_output(views);
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      out.append(views[i]);
+      total += views[i].size();
+    }
+    conn.consume_output(total);
+  }
+  return out;
+}
+
+/// Pulls the next event and requires success.
+inline Event next(ServerConnection& conn) {
+  auto ev = conn.next_event();
+  if (!ev) return Event{ConnectionClosed{}};  // tests check errors explicitly
+  return *ev;
+}
+
+/// Feeds a whole request and returns its head (copied method/target for convenience).
+struct Received {
+  std::string method, target;
+  Version version = Version::http11;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  bool keep_alive = false;
+  bool complete = false;
+};
+
+/// Pulls events until NeedData/Paused/error and records them.
+inline Received receive_all(ServerConnection& conn) {
+  Received r;
+  for (int guard = 0; guard < 10000; ++guard) {
+    auto ev = conn.next_event();
+    if (!ev) break;
+    if (auto* h = std::get_if<RequestHead>(&*ev)) {
+      r.method = h->method;
+      r.target = h->target;
+      r.version = h->version;
+      r.keep_alive = h->keep_alive;
+      for (const Header& f : h->headers) r.headers.emplace_back(f.name, f.value);
+    } else if (auto* d = std::get_if<Data>(&*ev)) {
+      r.body.append(d->bytes);
+    } else if (std::holds_alternative<EndOfMessage>(*ev)) {
+      r.complete = true;
+    } else {
+      break;
+    }
+  }
+  return r;
+}
+
+}  // namespace lancet::http1::testing
