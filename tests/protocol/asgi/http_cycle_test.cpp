@@ -1,0 +1,480 @@
+// Tests for protocol/asgi/http_cycle.hpp: order rules, the held-back start and Content-Length,
+// trailers, pathsend, on_app_exit, and the receive side.
+#include "protocol/asgi/http_cycle.hpp"
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace lancet::asgi {
+namespace {
+
+using http1::Header;
+
+std::string describe_headers(std::span<const Header> headers) {
+  std::string out;
+  for (const Header& h : headers) {
+    out += out.empty() ? " " : ", ";
+    out += std::string(h.name) + ": " + std::string(h.value);
+  }
+  return out;
+}
+
+/// One line per action: "head 200 a: b, c: d", "data hello", "end", "file /p", "abort".
+std::string describe(const Actions& actions) {
+  std::string out;
+  for (const Action& action : actions) {
+    if (!out.empty()) out += " | ";
+    if (const auto* head = std::get_if<SendHead>(&action)) {
+      out += "head " + std::to_string(head->status) + describe_headers(head->headers);
+    } else if (const auto* data = std::get_if<SendData>(&action)) {
+      out += "data " + std::string(data->bytes);
+    } else if (const auto* end = std::get_if<SendEnd>(&action)) {
+      out += "end" + describe_headers(end->trailers);
+    } else if (const auto* file = std::get_if<SendFile>(&action)) {
+      out += "file " + std::string(file->path);
+    } else {
+      out += "abort";
+    }
+  }
+  return out;
+}
+
+/// Sends an event that must be accepted and describes the actions.
+std::string send_ok(HttpCycle& cycle, const SendEvent& event) {
+  Result<Actions> r = cycle.on_app_send(event);
+  EXPECT_TRUE(r.has_value()) << event_type(event) << ": " << (r ? "" : r.error().detail);
+  return r ? describe(*r) : "<error>";
+}
+
+const std::vector<Header> kPlain = {{"content-type", "text/plain"}};
+
+HttpResponseStart start(std::span<const Header> headers = kPlain, bool trailers = false,
+                        std::int64_t status = 200) {
+  return HttpResponseStart{status, headers, trailers};
+}
+
+// ---- held-back start and Content-Length --------------------------------------------------------
+
+TEST(AsgiHttpCycle, StartIsHeldBackUntilTheFirstBody) {
+  HttpCycle cycle;
+  EXPECT_EQ(send_ok(cycle, start()), "");
+  EXPECT_TRUE(cycle.is_start_held());
+  EXPECT_EQ(cycle.state(), ResponseState::awaiting_body);
+}
+
+TEST(AsgiHttpCycle, SingleFinalBodyGetsContentLengthInsteadOfChunking) {
+  HttpCycle cycle;
+  send_ok(cycle, start());
+  EXPECT_EQ(send_ok(cycle, HttpResponseBody{"hello", false}),
+            "head 200 content-type: text/plain, content-length: 5 | data hello | end");
+  EXPECT_TRUE(cycle.is_done());
+}
+
+TEST(AsgiHttpCycle, EmptyFinalBodyGetsContentLengthZeroAndNoData) {
+  HttpCycle cycle;
+  send_ok(cycle, start({}));
+  EXPECT_EQ(send_ok(cycle, HttpResponseBody{"", false}), "head 200 content-length: 0 | end");
+}
+
+TEST(AsgiHttpCycle, StreamedBodyGetsNoContentLength) {
+  HttpCycle cycle;
+  send_ok(cycle, start());
+  EXPECT_EQ(send_ok(cycle, HttpResponseBody{"a", true}),
+            "head 200 content-type: text/plain | data a");
+  EXPECT_EQ(send_ok(cycle, HttpResponseBody{"", true}), "");
+  EXPECT_EQ(send_ok(cycle, HttpResponseBody{"b", false}), "data b | end");
+}
+
+TEST(AsgiHttpCycle, AppContentLengthOrTransferEncodingIsKeptAndNothingAdded) {
+  for (std::string_view name : {"Content-Length", "transfer-encoding"}) {
+    std::vector<Header> headers = {{name, "5"}};
+    HttpCycle cycle;
+    send_ok(cycle, start(headers));
+    EXPECT_EQ(send_ok(cycle, HttpResponseBody{"hello", false}),
+              "head 200 " + std::string(name) + ": 5 | data hello | end");
+  }
+}
+
+TEST(AsgiHttpCycle, HeadRequestGetsNoAddedContentLength) {
+  HttpCycle cycle(CycleOptions{.head_request = true});
+  send_ok(cycle, start({}));
+  EXPECT_EQ(send_ok(cycle, HttpResponseBody{"", false}), "head 200 | end");
+}
+
+TEST(AsgiHttpCycle, NoContentAndNotModifiedGetNoAddedContentLength) {
+  for (std::int64_t status : {204, 304}) {
+    HttpCycle cycle;
+    send_ok(cycle, start({}, false, status));
+    EXPECT_EQ(send_ok(cycle, HttpResponseBody{"", false}),
+              "head " + std::to_string(status) + " | end");
+  }
+}
+
+TEST(AsgiHttpCycle, OptionsForHeadRequestSetHeadRequest) {
+  http1::RequestHead head;
+  head.method = "HEAD";
+  EXPECT_TRUE(HttpCycle::options_for(head).head_request);
+  head.method = "GET";
+  EXPECT_FALSE(HttpCycle::options_for(head).head_request);
+}
+
+TEST(AsgiHttpCycle, HeldStartOwnsItsHeaders) {
+  HttpCycle cycle;
+  {
+    std::string name = "x-owned";
+    std::string value = "yes";
+    std::vector<Header> headers = {{name, value}};
+    send_ok(cycle, start(headers));
+    name.assign("XXXXXXX");
+    value.assign("nop");
+  }
+  EXPECT_EQ(send_ok(cycle, HttpResponseBody{"", false}),
+            "head 200 x-owned: yes, content-length: 0 | end");
+}
+
+TEST(AsgiHttpCycle, WithoutHoldBackTheStartGoesOutAtOnce) {
+  HttpCycle cycle(CycleOptions{.hold_back_start = false});
+  EXPECT_EQ(send_ok(cycle, start()), "head 200 content-type: text/plain");
+  EXPECT_EQ(send_ok(cycle, HttpResponseBody{"x", false}), "data x | end");
+}
+
+// ---- order rules -----------------------------------------------------------------------------
+
+void expect_error(HttpCycle& cycle, const SendEvent& event, Errc code, std::string_view detail) {
+  Result<Actions> r = cycle.on_app_send(event);
+  ASSERT_FALSE(r.has_value()) << event_type(event);
+  EXPECT_EQ(r.error().code, code);
+  EXPECT_EQ(r.error().origin, Origin::local);
+  EXPECT_EQ(std::string_view(r.error().detail), detail);
+}
+
+TEST(AsgiHttpCycle, BodyBeforeStartIsLocalError) {
+  HttpCycle cycle;
+  expect_error(cycle, HttpResponseBody{"x", false}, Errc::unexpected_event,
+               "expected 'http.response.start', got 'http.response.body'");
+  expect_error(cycle, HttpResponseTrailers{}, Errc::unexpected_event,
+               "expected 'http.response.start', got 'http.response.trailers'");
+  expect_error(cycle, HttpResponsePathsend{"/f"}, Errc::unexpected_event,
+               "expected 'http.response.start', got 'http.response.pathsend'");
+  EXPECT_EQ(cycle.state(), ResponseState::awaiting_start);
+}
+
+TEST(AsgiHttpCycle, SecondStartIsUnexpectedEvent) {
+  HttpCycle cycle;
+  send_ok(cycle, start());
+  expect_error(cycle, start(), Errc::unexpected_event,
+               "expected 'http.response.body', got 'http.response.start'");
+}
+
+TEST(AsgiHttpCycle, AnythingAfterTheFinalBodyIsEventAfterResponse) {
+  HttpCycle cycle;
+  send_ok(cycle, start());
+  send_ok(cycle, HttpResponseBody{"done", false});
+  expect_error(cycle, HttpResponseBody{"more", false}, Errc::event_after_response,
+               "unexpected 'http.response.body' after the response completed");
+  expect_error(cycle, start(), Errc::event_after_response,
+               "unexpected 'http.response.start' after the response completed");
+  expect_error(cycle, HttpResponseTrailers{}, Errc::event_after_response,
+               "unexpected 'http.response.trailers' after the response completed");
+  expect_error(cycle, HttpResponsePathsend{"/f"}, Errc::event_after_response,
+               "unexpected 'http.response.pathsend' after the response completed");
+}
+
+TEST(AsgiHttpCycle, InvalidEventIsRejectedWithoutChangingState) {
+  HttpCycle cycle;
+  Result<Actions> bad = cycle.on_app_send(start({}, false, 99));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, Errc::invalid_status);
+  EXPECT_EQ(cycle.state(), ResponseState::awaiting_start);
+  std::vector<Header> crlf = {{"x", "a\r\nb"}};
+  ASSERT_FALSE(cycle.on_app_send(start(crlf)));
+  EXPECT_EQ(send_ok(cycle, start({})), "");
+}
+
+// ---- trailers --------------------------------------------------------------------------------
+
+TEST(AsgiHttpCycle, TrailersWithoutAnnouncementAreRejected) {
+  HttpCycle cycle;
+  send_ok(cycle, start());
+  send_ok(cycle, HttpResponseBody{"x", true});
+  expect_error(cycle, HttpResponseTrailers{}, Errc::trailers_not_announced,
+               "unexpected 'http.response.trailers': 'http.response.start' did not set "
+               "trailers=true");
+}
+
+TEST(AsgiHttpCycle, TrailersBeforeTheFinalBodyAreUnexpected) {
+  HttpCycle cycle;
+  send_ok(cycle, start(kPlain, true));
+  expect_error(cycle, HttpResponseTrailers{}, Errc::unexpected_event,
+               "expected 'http.response.body', got 'http.response.trailers'");
+}
+
+TEST(AsgiHttpCycle, AnnouncedTrailersEndTheResponse) {
+  HttpCycle cycle;
+  send_ok(cycle, start(kPlain, true));
+  EXPECT_EQ(send_ok(cycle, HttpResponseBody{"x", false}),
+            "head 200 content-type: text/plain | data x");  // no content-length: chunked
+  EXPECT_EQ(cycle.state(), ResponseState::awaiting_trailers);
+  expect_error(cycle, HttpResponseBody{"y", false}, Errc::unexpected_event,
+               "expected 'http.response.trailers', got 'http.response.body'");
+  std::vector<Header> trailers = {{"x-checksum", "abc"}};
+  EXPECT_EQ(send_ok(cycle, HttpResponseTrailers{trailers, false}), "end x-checksum: abc");
+  EXPECT_TRUE(cycle.is_done());
+}
+
+TEST(AsgiHttpCycle, MoreTrailersAreMergedIntoOneEnd) {
+  HttpCycle cycle;
+  send_ok(cycle, start({}, true));
+  send_ok(cycle, HttpResponseBody{"", false});
+  {
+    std::string value = "1";
+    std::vector<Header> first = {{"x-a", value}};
+    EXPECT_EQ(send_ok(cycle, HttpResponseTrailers{first, true}), "");
+    value.assign("9");
+  }
+  std::vector<Header> second = {{"x-b", "2"}};
+  EXPECT_EQ(send_ok(cycle, HttpResponseTrailers{second, false}), "end x-a: 1, x-b: 2");
+}
+
+// ---- pathsend --------------------------------------------------------------------------------
+
+TEST(AsgiHttpCycle, PathsendSendsTheFileAndEndsTheResponse) {
+  HttpCycle cycle;
+  send_ok(cycle, start());
+  EXPECT_EQ(send_ok(cycle, HttpResponsePathsend{"/srv/a.txt"}),
+            "head 200 content-type: text/plain | file /srv/a.txt | end");
+  EXPECT_TRUE(cycle.is_done());
+}
+
+TEST(AsgiHttpCycle, PathsendAfterBodyBytesIsUnexpected) {
+  HttpCycle cycle;
+  send_ok(cycle, start());
+  send_ok(cycle, HttpResponseBody{"x", true});
+  expect_error(cycle, HttpResponsePathsend{"/f"}, Errc::unexpected_event,
+               "expected 'http.response.body', got 'http.response.pathsend'");
+}
+
+TEST(AsgiHttpCycle, PathsendWithAnnouncedTrailersWaitsForTrailers) {
+  HttpCycle cycle;
+  send_ok(cycle, start({}, true));
+  EXPECT_EQ(send_ok(cycle, HttpResponsePathsend{"/f"}), "head 200 | file /f");
+  EXPECT_EQ(send_ok(cycle, HttpResponseTrailers{}), "end");
+}
+
+TEST(AsgiHttpCycle, RelativePathsendIsInvalidEventField) {
+  HttpCycle cycle;
+  send_ok(cycle, start());
+  Result<Actions> r = cycle.on_app_send(HttpResponsePathsend{"rel/f"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::invalid_event_field);
+  EXPECT_TRUE(cycle.is_start_held());
+}
+
+// ---- on_app_exit -----------------------------------------------------------------------------
+
+constexpr std::string_view k500 =
+    "head 500 content-type: text/plain; charset=utf-8, content-length: 21, connection: close | "
+    "data Internal Server Error | end";
+
+TEST(AsgiHttpCycle, ExitBeforeStartAnswers500) {
+  HttpCycle cycle;
+  EXPECT_EQ(describe(cycle.on_app_exit(Outcome::raised)), k500);
+  HttpCycle returned;
+  EXPECT_EQ(describe(returned.on_app_exit(Outcome::returned)), k500);
+  EXPECT_TRUE(returned.is_done());
+}
+
+TEST(AsgiHttpCycle, ExitWithOnlyAHeldStartAnswers500BecauseNothingReachedTheWire) {
+  HttpCycle cycle;
+  send_ok(cycle, start());
+  EXPECT_EQ(describe(cycle.on_app_exit(Outcome::raised)), k500);
+}
+
+TEST(AsgiHttpCycle, ExitAfterPartOfTheResponseAborts) {
+  HttpCycle cycle;
+  send_ok(cycle, start());
+  send_ok(cycle, HttpResponseBody{"partial", true});
+  EXPECT_EQ(describe(cycle.on_app_exit(Outcome::raised)), "abort");
+  HttpCycle unheld(CycleOptions{.hold_back_start = false});
+  send_ok(unheld, start());
+  EXPECT_EQ(describe(unheld.on_app_exit(Outcome::returned)), "abort");
+}
+
+TEST(AsgiHttpCycle, ExitAwaitingTrailersAborts) {
+  HttpCycle cycle;
+  send_ok(cycle, start({}, true));
+  send_ok(cycle, HttpResponseBody{"x", false});
+  EXPECT_EQ(describe(cycle.on_app_exit(Outcome::returned)), "abort");
+}
+
+TEST(AsgiHttpCycle, ExitAfterCompleteResponseDoesNothing) {
+  HttpCycle cycle;
+  send_ok(cycle, start());
+  send_ok(cycle, HttpResponseBody{"ok", false});
+  EXPECT_TRUE(cycle.on_app_exit(Outcome::returned).empty());
+  EXPECT_TRUE(cycle.on_app_exit(Outcome::raised).empty());
+}
+
+TEST(AsgiHttpCycle, ExitAfterDisconnectAbortsInsteadOfAnswering) {
+  HttpCycle cycle;
+  cycle.on_disconnect();
+  EXPECT_EQ(describe(cycle.on_app_exit(Outcome::raised)), "abort");
+}
+
+TEST(AsgiHttpCycle, SendAfterExitIsEventAfterResponse) {
+  HttpCycle cycle;
+  cycle.on_app_exit(Outcome::raised);
+  expect_error(cycle, start(), Errc::event_after_response,
+               "unexpected 'http.response.start' after the response completed");
+}
+
+// ---- receive side ----------------------------------------------------------------------------
+
+HttpRequest receive_request(HttpCycle& cycle) {
+  std::optional<ReceiveEvent> event = cycle.next_receive();
+  EXPECT_TRUE(event.has_value());
+  if (!event || !std::holds_alternative<HttpRequest>(*event)) {
+    ADD_FAILURE() << "expected http.request";
+    return {};
+  }
+  return std::get<HttpRequest>(*event);
+}
+
+TEST(AsgiHttpCycle, BodyPiecesBecomeRequestEventsInOrder) {
+  HttpCycle cycle;
+  EXPECT_FALSE(cycle.next_receive().has_value());
+  cycle.on_body("ab", true);
+  EXPECT_EQ(receive_request(cycle), (HttpRequest{"ab", true}));
+  EXPECT_FALSE(cycle.next_receive().has_value());
+  cycle.on_body("c", false);
+  EXPECT_EQ(receive_request(cycle), (HttpRequest{"c", false}));
+}
+
+TEST(AsgiHttpCycle, PiecesQueuedBeforeReceiveAreMergedInOrder) {
+  HttpCycle cycle;
+  cycle.on_body("a", true);
+  cycle.on_body("", true);
+  cycle.on_body("bc", true);
+  EXPECT_EQ(cycle.pending_receive_bytes(), 3u);
+  cycle.on_body("d", false);
+  EXPECT_EQ(receive_request(cycle), (HttpRequest{"abcd", false}));
+  EXPECT_EQ(cycle.pending_receive_bytes(), 0u);
+}
+
+TEST(AsgiHttpCycle, EmptyRequestBodyIsOneEmptyFinalEvent) {
+  HttpCycle cycle;
+  cycle.on_body("", false);
+  EXPECT_EQ(receive_request(cycle), (HttpRequest{"", false}));
+}
+
+TEST(AsgiHttpCycle, AfterTheBodyCompletesReceiveHasNothingUntilDisconnect) {
+  HttpCycle cycle;
+  cycle.on_body("x", false);
+  receive_request(cycle);
+  cycle.on_body("ignored", false);
+  EXPECT_FALSE(cycle.next_receive().has_value());
+  EXPECT_FALSE(cycle.next_receive().has_value());
+  cycle.on_disconnect();
+  EXPECT_EQ(cycle.next_receive(), ReceiveEvent{HttpDisconnect{}});
+}
+
+TEST(AsgiHttpCycle, AfterDisconnectReceiveReturnsDisconnectForever) {
+  HttpCycle cycle;
+  cycle.on_body("queued", true);
+  cycle.on_disconnect();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(cycle.next_receive(), ReceiveEvent{HttpDisconnect{}});
+  cycle.on_body("late", false);
+  EXPECT_EQ(cycle.next_receive(), ReceiveEvent{HttpDisconnect{}});
+  EXPECT_TRUE(cycle.is_disconnected());
+}
+
+TEST(AsgiHttpCycle, AfterTheResponseCompletesReceiveReturnsDisconnect) {
+  HttpCycle cycle;
+  send_ok(cycle, start());
+  EXPECT_FALSE(cycle.next_receive().has_value());
+  send_ok(cycle, HttpResponseBody{"", false});
+  EXPECT_EQ(cycle.next_receive(), ReceiveEvent{HttpDisconnect{}});
+  EXPECT_FALSE(cycle.is_disconnected());
+}
+
+TEST(AsgiHttpCycle, SendAfterDisconnectIsTheDistinctDisconnectError) {
+  HttpCycle cycle;
+  send_ok(cycle, start());
+  cycle.on_disconnect();
+  Result<Actions> r = cycle.on_app_send(HttpResponseBody{"x", false});
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(is_disconnect_error(r.error()));
+  EXPECT_EQ(r.error().origin, Origin::remote);
+  EXPECT_FALSE(is_disconnect_error(make_local_error(Errc::unexpected_event, "")));
+  EXPECT_FALSE(is_disconnect_error(make_remote_error(Errc::incomplete_request, "")));
+}
+
+// ---- properties ------------------------------------------------------------------------------
+
+/// A random send event over owned storage: any kind, valid or not, any flags.
+struct EventSpec {
+  std::size_t kind = 0;
+  std::int64_t status = 200;
+  bool flag = false;
+  std::string body;
+  std::vector<std::string> names;
+  std::vector<Header> headers;
+
+  SendEvent event() const {
+    switch (kind) {
+      case 0: return HttpResponseStart{status, headers, flag};
+      case 1: return HttpResponseBody{body, flag};
+      case 2: return HttpResponseTrailers{headers, flag};
+      default: return HttpResponsePathsend{body.empty() ? "/f" : "rel"};
+    }
+  }
+};
+
+EventSpec random_spec() {
+  EventSpec spec;
+  spec.kind = *rc::gen::inRange<std::size_t>(0, 4);
+  spec.status = *rc::gen::element<std::int64_t>(200, 204, 304, 404, 101, 700);
+  spec.flag = *rc::gen::arbitrary<bool>();
+  spec.body = *rc::gen::element<std::string>("", "x", "hello");
+  spec.names = *rc::gen::container<std::vector<std::string>>(
+      *rc::gen::inRange(0, 3), rc::gen::element<std::string>("x-a", "content-length", "bad name"));
+  for (const std::string& name : spec.names) spec.headers.push_back({name, "1"});
+  return spec;
+}
+
+RC_GTEST_PROP(AsgiHttpCycle, NoBytesAreProducedAfterTheEnd, ()) {
+  HttpCycle cycle(CycleOptions{*rc::gen::arbitrary<bool>(), *rc::gen::arbitrary<bool>()});
+  bool ended = false;
+  bool head_sent = false;
+  auto check = [&](const Actions& actions) {
+    for (const Action& action : actions) {
+      RC_ASSERT(!ended);
+      if (std::holds_alternative<SendHead>(action)) {
+        RC_ASSERT(!head_sent);
+        head_sent = true;
+      } else if (std::holds_alternative<SendData>(action) ||
+                 std::holds_alternative<SendFile>(action)) {
+        RC_ASSERT(head_sent);
+      }
+      if (std::holds_alternative<SendEnd>(action) || std::holds_alternative<Abort>(action)) {
+        ended = true;
+      }
+    }
+  };
+  const int steps = *rc::gen::inRange(0, 12);
+  for (int i = 0; i < steps; ++i) {
+    EventSpec spec = random_spec();
+    Result<Actions> r = cycle.on_app_send(spec.event());
+    if (r) check(*r);
+    if (ended) RC_ASSERT(cycle.is_done());
+  }
+  check(cycle.on_app_exit(*rc::gen::arbitrary<bool>() ? Outcome::raised : Outcome::returned));
+  RC_ASSERT(ended);  // every cycle ends with exactly one end or abort
+  RC_ASSERT(cycle.on_app_exit(Outcome::returned).empty());
+}
+
+}  // namespace
+}  // namespace lancet::asgi
