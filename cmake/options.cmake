@@ -12,6 +12,7 @@ endif()
 option(LANCET_SANITIZE "Build everything with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
 option(LANCET_FUZZ "Build the libFuzzer targets (needs clang; use a separate build dir)" OFF)
 option(LANCET_BUILD_TESTS "Build the test suites" ON)
+option(LANCET_BUILD_BRIDGE "Build the CPython bridge (_lancet module, embedding binary)" ON)
 
 if(LANCET_FUZZ)
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")

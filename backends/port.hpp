@@ -1,0 +1,117 @@
+// The port: the one interface between an I/O backend and the application side (the bridge).
+//
+// Layer: backends/. No Python here; the bridge implements AppPort, every backend implements
+// ServerPort. The io_uring and libevent backends plug into the same two interfaces unchanged.
+//
+// Theory of operation
+//   An *exchange* is one HTTP request/response cycle on one connection, named by an
+//   ExchangeId that is unique for the life of the process. The backend parses requests with
+//   protocol/http1, answers probes and errors natively (they never cross the port), and for
+//   every request the app must see posts Inbound messages to the AppPort:
+//     RequestStarted (the ASGI scope as data) -> BodyReceived* (the last one more_body=false)
+//     ... and ClientGone if the client leaves before the exchange completes.
+//   The app side validates what the app sends (protocol/asgi HttpCycle, on its own thread),
+//   turns it into Outbound operations and submits them with ServerPort::submit(). The backend
+//   applies them to the connection in order and writes. When Outbound ends the response
+//   (End or Abort) the exchange is over on the app side; the backend then reuses or closes
+//   the connection.
+//
+//   Threads: AppPort::post() is called from backend threads and must only queue and wake
+//   (one wake-up may carry many messages: the app side drains in batches). ServerPort methods
+//   are called from the app thread and must only queue and wake the backend. Nobody blocks on
+//   the other side.
+//
+//   Flow control, both ways, with no round trips:
+//   - Request bodies: the backend sends at most `Limits::body_window` bytes of body ahead of
+//     what the app has consumed; the app side reports consumption with body_consumed().
+//   - Responses: ExchangeFlow::unsent_bytes counts bytes submitted but not yet written
+//     (the app side adds, the backend subtracts). Above kSendHighWater the app's send() waits
+//     for a Drained message, which the backend posts once the count falls below kSendLowWater.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "protocol/asgi/scope.hpp"
+
+namespace lancet::backend {
+
+using ExchangeId = std::uint64_t;
+
+/// uvicorn's 64 KiB high-water mark for outbound buffers; resume below a quarter of it.
+inline constexpr std::size_t kSendHighWater = 64 * 1024;
+inline constexpr std::size_t kSendLowWater = 16 * 1024;
+
+/// Shared by the backend and the app side for one exchange.
+struct ExchangeFlow {
+  std::atomic<std::size_t> unsent_bytes{0};  ///< submitted by the app, not yet written
+};
+
+// ---- backend -> app side ---------------------------------------------------------------------
+
+struct RequestStarted {
+  ExchangeId id = 0;
+  asgi::HttpScope scope;
+  bool expects_continue = false;        ///< the backend sends 100 on the first body_consumed()
+  std::shared_ptr<ExchangeFlow> flow;   ///< shared with the backend for the exchange's life
+};
+struct BodyReceived {
+  ExchangeId id = 0;
+  std::string bytes;
+  bool more_body = false;
+};
+struct ClientGone {
+  ExchangeId id = 0;
+};
+struct Drained {
+  ExchangeId id = 0;                    ///< unsent_bytes fell below kSendLowWater
+};
+using Inbound = std::variant<RequestStarted, BodyReceived, ClientGone, Drained>;
+
+/// Implemented by the app side (the bridge). Called from backend threads.
+class AppPort {
+ public:
+  virtual ~AppPort() = default;
+  /// Queues messages for the app side and wakes it once. Never blocks on the app.
+  virtual void post(std::vector<Inbound>&& messages) = 0;
+};
+
+// ---- app side -> backend ---------------------------------------------------------------------
+
+struct Header {
+  std::string name;
+  std::string value;
+};
+struct SendHead {  ///< a final response head, or a 1xx
+  std::uint16_t status = 200;
+  std::vector<Header> headers;
+};
+struct SendData {
+  std::string bytes;
+};
+struct SendEnd {  ///< the response is complete
+  std::vector<Header> trailers;
+};
+struct SendFile {  ///< http.response.pathsend: the backend reads the file; ends the response
+  std::string path;
+};
+struct Abort {};  ///< close the connection without finishing the response
+using Outbound = std::variant<SendHead, SendData, SendEnd, SendFile, Abort>;
+
+/// Implemented by every backend. Called from the app side's thread.
+class ServerPort {
+ public:
+  virtual ~ServerPort() = default;
+  /// Queues operations for an exchange, in order, and wakes the backend. Unknown or finished
+  /// exchanges (the client left) are ignored.
+  virtual void submit(ExchangeId id, std::vector<Outbound>&& ops) = 0;
+  /// The app has consumed `bytes` of request body: the backend may read that much more.
+  virtual void body_consumed(ExchangeId id, std::size_t bytes) = 0;
+};
+
+}  // namespace lancet::backend

@@ -1,0 +1,75 @@
+// Server: what every backend offers the process that runs it (the bridge or a C++ embedder).
+//
+// Layer: backends/. One backend is compiled in (LANCET_BACKEND); each provides
+// `make_server()` returning this interface. No Python here.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/port.hpp"
+#include "protocol/classify/classify.hpp"
+#include "protocol/http1/limits.hpp"
+
+namespace lancet::backend {
+
+/// Everything a backend needs to know, with the defaults `lancet --help` documents.
+struct ServerConfig {
+  // where to listen (exactly one of: host+port, uds, fd)
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8000;
+  std::string uds;            ///< Unix domain socket path (replaced if it exists)
+  int fd = -1;                ///< an already-bound listening socket to take over
+  int backlog = 2048;
+
+  http1::Options http;                     ///< limits, leniency, Server and Date headers
+  std::vector<Header> default_headers;     ///< --header NAME:VALUE, added to every response
+  classify::ClassifyOptions probes;        ///< /_health/alive, /_health/ready
+  std::string root_path;                   ///< ASGI root_path for every scope
+  bool proxy_headers = true;               ///< trust X-Forwarded-For/-Proto from the IPs below
+  std::vector<std::string> forwarded_allow_ips = {"127.0.0.1"};  ///< "*" trusts everyone
+
+  double timeout_keep_alive = 5.0;         ///< idle keep-alive connection closed after (s)
+  double timeout_header = 10.0;            ///< a request head must arrive within (s), else 408
+  std::size_t limit_concurrency = 0;       ///< requests in the app at once; above: 503 (0: none)
+  std::size_t max_connections = 1024;      ///< open connections at once (blocking: threads)
+  std::size_t body_window = 64 * 1024;     ///< request body read ahead of the app (bytes)
+};
+
+/// Why a server could not start: errno and one line for the user.
+struct StartError {
+  int errno_value = 0;
+  std::string message;  ///< e.g. "[Errno 98] address 127.0.0.1:8000 is already in use"
+};
+
+class Server : public ServerPort {
+ public:
+  /// Starts listening and serving on backend threads; every request the app must see is
+  /// posted to `app`. The caller keeps `app` alive until join() returns.
+  virtual ~Server() = default;
+  /// "host:port" or the socket path actually bound (port 0 picks a free port).
+  virtual std::string bound_address() const = 0;
+  /// Readiness for the ready probe (503 until true; false again while draining).
+  virtual void set_ready(bool ready) = 0;
+  /// Graceful shutdown: stop accepting, answer in-flight requests with Connection: close, close
+  /// idle connections; after `timeout_seconds` abort whatever is left. Returns at once.
+  virtual void shutdown(double timeout_seconds) = 0;
+  /// Waits until shutdown has finished and every backend thread has stopped.
+  virtual void join() = 0;
+  /// Requests currently with the app (for tests and logs).
+  virtual std::size_t active_exchanges() const = 0;
+  /// The backend's name ("blocking", "io_uring", "libevent").
+  virtual const char* name() const = 0;
+};
+
+/// Binds and starts the compiled-in backend. Errors: the address is in use, permission denied,
+/// a bad --fd, io_uring refused by the kernel (with the fix in the message).
+struct StartResult {
+  std::unique_ptr<Server> server;  ///< null on error
+  StartError error;
+};
+StartResult make_server(const ServerConfig& config, AppPort& app);
+
+}  // namespace lancet::backend

@@ -1,0 +1,84 @@
+"""Lancet's configuration: one value with every option and its default.
+
+The command line (``lancet.cli``), ``lancet.run(**options)`` and the native bridge all speak this
+one type. ``to_native()`` gives the plain dict the ``_lancet`` extension reads; nothing else
+crosses into C++.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+LIFESPAN_MODES = ("auto", "on", "off")
+LOOP_MODES = ("auto", "asyncio", "uvloop")
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+@dataclass
+class Config:
+    """Every option of a Lancet server. Field names are uvicorn's where the meaning is the same."""
+
+    app: Any = None                      # the ASGI app, or "module:attr"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    uds: Optional[str] = None            # Unix domain socket path
+    fd: Optional[int] = None             # an inherited, already-bound listening socket
+    backlog: int = 2048
+    root_path: str = ""
+    proxy_headers: bool = True
+    forwarded_allow_ips: List[str] = field(default_factory=lambda: ["127.0.0.1"])
+    server_header: bool = True           # send "server: lancet" unless the app sends its own
+    date_header: bool = True             # send "date: ..." unless the app sends its own
+    headers: List[Tuple[str, str]] = field(default_factory=list)   # --header NAME:VALUE
+    timeout_keep_alive: float = 5.0      # seconds an idle keep-alive connection stays open
+    timeout_header: float = 10.0         # seconds a request head may take to arrive (else 408)
+    timeout_graceful_shutdown: float = 30.0  # seconds in-flight requests get on SIGTERM
+    limit_concurrency: Optional[int] = None  # requests in the app at once; above: 503
+    max_body_size: int = 1 << 30         # request body bytes; above: 413
+    max_head_size: int = 16 * 1024       # request line + headers bytes; above: 431
+    max_header_count: int = 100          # header fields; above: 431
+    lifespan: str = "auto"               # auto | on | off
+    loop: str = "auto"                   # auto (uvloop if importable) | asyncio | uvloop
+    log_level: str = "info"
+    log_config: Optional[str] = None     # dictConfig file (.json, .yaml/.yml)
+    access_log: bool = True
+    factory: bool = False                # app is a factory: call it to get the app
+    app_dir: str = "."                   # prepended to sys.path before loading the app
+    env_file: Optional[str] = None       # KEY=VALUE lines loaded into os.environ first
+    probes: bool = True                  # answer health probes natively
+    probe_path_alive: str = "/_health/alive"
+    probe_path_ready: str = "/_health/ready"
+
+    def validate(self) -> None:
+        """Raises ValueError with a one-line message naming the option, what came and what is expected."""
+        def bad(option: str, expected: str, got: Any) -> None:
+            raise ValueError(f"invalid value for {option}: expected {expected}, got {got!r}")
+
+        if self.lifespan not in LIFESPAN_MODES:
+            bad("--lifespan", " | ".join(LIFESPAN_MODES), self.lifespan)
+        if self.loop not in LOOP_MODES:
+            bad("--loop", " | ".join(LOOP_MODES), self.loop)
+        if self.log_level not in LOG_LEVELS:
+            bad("--log-level", " | ".join(LOG_LEVELS), self.log_level)
+        if not (0 <= int(self.port) <= 65535):
+            bad("--port", "0..65535", self.port)
+        for name in ("timeout_keep_alive", "timeout_header", "timeout_graceful_shutdown"):
+            if float(getattr(self, name)) < 0:
+                bad("--" + name.replace("_", "-"), "a number >= 0", getattr(self, name))
+        if self.limit_concurrency is not None and int(self.limit_concurrency) < 1:
+            bad("--limit-concurrency", "an integer >= 1", self.limit_concurrency)
+        for name in ("max_body_size", "max_head_size", "max_header_count", "backlog"):
+            if int(getattr(self, name)) < 1:
+                bad("--" + name.replace("_", "-"), "an integer >= 1", getattr(self, name))
+        for path in (self.probe_path_alive, self.probe_path_ready):
+            if not path.startswith("/"):
+                bad("--probe-path-*", "a path starting with '/'", path)
+
+    def to_native(self) -> Dict[str, Any]:
+        """The plain dict the ``_lancet`` extension reads (no app, no logging objects)."""
+        d = dataclasses.asdict(self)
+        d.pop("app")
+        d["headers"] = [(str(k), str(v)) for k, v in self.headers]
+        d["limit_concurrency"] = int(self.limit_concurrency or 0)
+        return d
