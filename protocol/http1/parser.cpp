@@ -234,6 +234,10 @@ RequestParser::Step RequestParser::map_llhttp_error(llhttp_errno_t err, std::str
   const std::string_view rest = input.substr(consumed);
   // A callback of ours refused: llhttp reports HPE_USER or HPE_CB_<name>; ours is in error_.
   if (callback_failed_) return fail(error_, consumed);
+  // llhttp stopped on a LF that no CR preceded: the same shape our scan reports as bare_lf.
+  if (phase_ != Phase::body && !rest.empty() && rest.front() == '\n' && scan_prev_ != '\r') {
+    return fail(make_remote_error(Errc::bare_lf, "LF without CR in request head"), consumed);
+  }
   switch (err) {
     case HPE_INVALID_METHOD:
       phase_ = Phase::method_pending;
@@ -373,6 +377,11 @@ void RequestParser::build_views() {
 }
 
 int RequestParser::finish_head() noexcept {
+  // llhttp reads a request line without a version as HTTP/0.9; RFC 9112 §3 requires one.
+  if (llhttp_.http_major == 0) {
+    return fail_in_callback(
+        make_remote_error(Errc::invalid_version, "request line without an HTTP version"));
+  }
   // RFC 9112 §2.3: only HTTP/1.0 and HTTP/1.1 are spoken here; anything else is 505.
   if (llhttp_.http_major != 1 || llhttp_.http_minor > 1) {
     return fail_in_callback(make_remote_error(Errc::unsupported_version,
