@@ -364,6 +364,14 @@ void ServerConnection::consume_output(std::size_t n) {
   while (!out_.empty() && out_.front().view().empty()) out_.pop_front();
 }
 
+std::string ServerConnection::take_output() {
+  std::string out;
+  out.reserve(pending_bytes_);
+  for (const Segment& s : out_) out.append(s.view());
+  consume_output(pending_bytes_);
+  return out;
+}
+
 // ---- cycle ------------------------------------------------------------------------------------
 
 Result<void> ServerConnection::start_next_cycle() {

@@ -80,6 +80,9 @@ class ServerConnection {
   std::size_t pending_output_bytes() const noexcept { return pending_bytes_; }
   /// The caller wrote `n` bytes of pending output.
   void consume_output(std::size_t n);
+  /// All pending output as one string, consumed (for tools and tests; servers use
+  /// pending_output() to write without copying).
+  std::string take_output();
 
   // ---- cycle -------------------------------------------------------------------------------
   /// Both sides are done and the connection is kept alive: reset for the next request (the

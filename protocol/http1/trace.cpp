@@ -44,21 +44,6 @@ json::object head_json(const RequestHead& h) {
   return o;
 }
 
-std::string drain(ServerConnection& conn) {
-  std::string out;
-  std::array<std::string_view, 16> views;
-  while (conn.pending_output_bytes() > 0) {
-    std::size_t n = conn.pending_output(views);
-    std::size_t total = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      out.append(views[i]);
-      total += views[i].size();
-    }
-    conn.consume_output(total);
-  }
-  return out;
-}
-
 class Tracer {
  public:
   explicit Tracer(const Options& options) : conn_(options) {}
@@ -98,7 +83,7 @@ class Tracer {
   bool answer() {
     const ResponseHead head{204, {}, {}};
     if (!conn_.send(head) || !conn_.send_end()) return false;
-    drain(conn_);
+    conn_.take_output();
     return conn_.start_next_cycle().has_value();
   }
   bool end_with_error(const Error& e) {
@@ -108,7 +93,7 @@ class Tracer {
                    {"code", to_string(e.code)},
                    {"status", e.http_status_hint},
                    {"reason", e.detail},
-                   {"response", drain(conn_)}};
+                   {"response", conn_.take_output()}};
     emit(o);
     return false;
   }

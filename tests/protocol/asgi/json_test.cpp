@@ -207,13 +207,14 @@ RC_GTEST_PROP(AsgiJson, AnyValidSendEventRoundTrips, ()) {
   }
   std::vector<Header> headers;
   for (std::size_t i = 0; i < names.size(); ++i) headers.push_back({names[i], values[i]});
-  const std::string path = "/" + bytes;
+  // Events hold views: the path must outlive the event (a ternary would make a temporary).
+  const std::string path = bytes.find('\0') == std::string::npos ? "/" + bytes : "/p";
   SendEvent event;
   switch (kind) {
     case 0: event = HttpResponseStart{status, headers, flag}; break;
     case 1: event = HttpResponseBody{bytes, flag}; break;
     case 2: event = HttpResponseTrailers{headers, flag}; break;
-    default: event = HttpResponsePathsend{path.find('\0') == std::string::npos ? path : "/p"};
+    default: event = HttpResponsePathsend{path};
   }
   RC_PRE(validate_send_event(event).has_value());
   std::string text = boost::json::serialize(to_json(event));

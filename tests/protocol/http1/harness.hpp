@@ -12,20 +12,7 @@
 namespace lancet::http1::testing {
 
 /// Drains and returns every pending output byte.
-inline std::string drain(ServerConnection& conn) {
-  std::string out;
-  std::array<std::string_view, 8> views;
-  while (conn.pending_output_bytes() > 0) {
-    std::size_t n = conn.pending_output(views);
-    std::size_t total = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      out.append(views[i]);
-      total += views[i].size();
-    }
-    conn.consume_output(total);
-  }
-  return out;
-}
+inline std::string drain(ServerConnection& conn) { return conn.take_output(); }
 
 /// Pulls the next event and requires success.
 inline Event next(ServerConnection& conn) {
