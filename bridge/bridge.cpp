@@ -1,0 +1,495 @@
+// See bridge.hpp.
+#include "bridge/bridge.hpp"
+
+#include <type_traits>
+#include <variant>
+
+#include "bridge/awaitable.hpp"
+#include "bridge/names.hpp"
+
+namespace lancet::bridge {
+namespace {
+
+py::object steal(PyObject* o) {
+  if (o == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(o);
+}
+
+py::object call1(PyObject* f, PyObject* arg) { return steal(PyObject_CallOneArg(f, arg)); }
+
+py::object bytes_of(std::string_view s) {
+  return steal(PyBytes_FromStringAndSize(s.data(), static_cast<Py_ssize_t>(s.size())));
+}
+
+void set_item(PyObject* dict, PyObject* key, PyObject* value_stolen) {
+  if (value_stolen == nullptr) throw py::error_already_set();
+  const int rc = PyDict_SetItem(dict, key, value_stolen);
+  Py_DECREF(value_stolen);
+  if (rc != 0) throw py::error_already_set();
+}
+
+[[noreturn]] void raise_cycle_error(const Error& error) {
+  if (asgi::is_disconnect_error(error)) {
+    PyErr_SetString(names().client_disconnected, error.detail);
+  } else {
+    PyErr_SetString(PyExc_RuntimeError, error.detail);
+  }
+  throw py::error_already_set();
+}
+
+std::vector<backend::Header> owned(std::span<const http1::Header> headers) {
+  std::vector<backend::Header> out;
+  out.reserve(headers.size());
+  for (const http1::Header& h : headers) out.push_back({std::string(h.name), std::string(h.value)});
+  return out;
+}
+
+}  // namespace
+
+// ---- Exchange ----------------------------------------------------------------------------------
+
+Exchange::Exchange(Bridge& bridge, backend::RequestStarted& started)
+    : bridge_(&bridge),
+      bridge_ref_(bridge.self_ref()),
+      id_(started.id),
+      flow_(std::move(started.flow)),
+      cycle_(asgi::CycleOptions{started.scope.method == "HEAD", true}),
+      expects_continue_(started.expects_continue) {
+  if (bridge.access_log()) {
+    const asgi::HttpScope& s = started.scope;
+    if (s.client) client_ = s.client->host + ":" + std::to_string(s.client->port);
+    method_ = s.method;
+    target_ = s.root_path + s.raw_path;
+    if (!s.query_string.empty()) target_ += "?" + s.query_string;
+    http_version_ = s.http_version;
+  }
+}
+
+PyObject* Exchange::receive_event(asgi::ReceiveEvent&& event) {
+  const Names& n = names();
+  PyObject* d = PyDict_New();
+  if (d == nullptr) throw py::error_already_set();
+  py::object guard = py::reinterpret_steal<py::object>(d);
+  if (auto* req = std::get_if<asgi::HttpRequest>(&event)) {
+    if (PyDict_SetItem(d, n.type, n.http_request) != 0) throw py::error_already_set();
+    set_item(d, n.body,
+             PyBytes_FromStringAndSize(req->body.data(), static_cast<Py_ssize_t>(req->body.size())));
+    if (PyDict_SetItem(d, n.more_body, req->more_body ? Py_True : Py_False) != 0) {
+      throw py::error_already_set();
+    }
+    if (!req->body.empty() || (expects_continue_ && !consumed_reported_)) {
+      consumed_reported_ = true;
+      bridge_->port().body_consumed(id_, req->body.size());
+    }
+  } else {
+    if (PyDict_SetItem(d, n.type, n.http_disconnect) != 0) throw py::error_already_set();
+  }
+  return guard.release().ptr();
+}
+
+py::object Exchange::receive() {
+  std::optional<asgi::ReceiveEvent> event = cycle_.next_receive();
+  if (event) {
+    py::object value = steal(receive_event(std::move(*event)));
+    return steal(make_ready(value.ptr()));
+  }
+  if (receive_waiter_) {
+    PyErr_SetString(PyExc_RuntimeError, "receive() called while another receive() is waiting");
+    throw py::error_already_set();
+  }
+  if (expects_continue_ && !consumed_reported_) {
+    consumed_reported_ = true;  // the backend answers 100 Continue now
+    bridge_->port().body_consumed(id_, 0);
+  }
+  receive_waiter_ = bridge_->create_future();
+  return receive_waiter_;
+}
+
+void Exchange::resolve(py::object& waiter, PyObject* value) {
+  if (!waiter) return;
+  py::object w = std::move(waiter);
+  waiter = py::object();
+  py::object done = steal(PyObject_CallMethodNoArgs(w.ptr(), names().done));
+  if (done.ptr() == Py_True) return;  // cancelled by the app's task
+  steal(PyObject_CallMethodOneArg(w.ptr(), names().set_result, value));
+}
+
+void Exchange::after_progress() {
+  // Give a waiting receive() what is now available (body, or disconnect once done/gone).
+  if (receive_waiter_) {
+    std::optional<asgi::ReceiveEvent> event = cycle_.next_receive();
+    if (event) {
+      py::object value = steal(receive_event(std::move(*event)));
+      resolve(receive_waiter_, value.ptr());
+    }
+  }
+  if (cycle_.is_done() && !logged_) {
+    logged_ = true;
+    if (bridge_->access_log() && status_ != 0) {
+      bridge_->log_access(*this, client_, method_, target_, http_version_, status_);
+    }
+  }
+}
+
+void Exchange::submit(const asgi::Actions& actions) {
+  if (actions.empty()) return;
+  std::vector<backend::Outbound> ops;
+  ops.reserve(actions.size());
+  std::size_t data_bytes = 0;
+  for (const asgi::Action& action : actions) {
+    std::visit(
+        [&](const auto& a) {
+          using A = std::decay_t<decltype(a)>;
+          if constexpr (std::is_same_v<A, asgi::SendHead>) {
+            status_ = a.status;
+            ops.emplace_back(backend::SendHead{a.status, owned(a.headers)});
+          } else if constexpr (std::is_same_v<A, asgi::SendData>) {
+            data_bytes += a.bytes.size();
+            ops.emplace_back(backend::SendData{std::string(a.bytes)});
+          } else if constexpr (std::is_same_v<A, asgi::SendEnd>) {
+            ops.emplace_back(backend::SendEnd{owned(a.trailers)});
+          } else if constexpr (std::is_same_v<A, asgi::SendFile>) {
+            ops.emplace_back(backend::SendFile{std::string(a.path)});
+          } else {
+            ops.emplace_back(backend::Abort{});
+          }
+        },
+        action);
+  }
+  // Count before submitting: the backend subtracts as it writes.
+  if (data_bytes != 0 && flow_) flow_->unsent_bytes.fetch_add(data_bytes);
+  bridge_->port().submit(id_, std::move(ops));
+}
+
+py::object Exchange::send(py::handle message) {
+  SendScratch& scratch = bridge_->scratch();
+  scratch.reset();
+  struct Reset {
+    SendScratch& s;
+    ~Reset() { s.reset(); }
+  } reset_after{scratch};
+  asgi::SendEvent event = to_send_event(message.ptr(), scratch);
+  Result<asgi::Actions> actions = cycle_.on_app_send(event);
+  if (!actions) raise_cycle_error(actions.error());
+  submit(*actions);
+  after_progress();
+  if (!cycle_.is_done() && flow_ && flow_->unsent_bytes.load() > backend::kSendHighWater) {
+    if (!drain_waiter_) drain_waiter_ = bridge_->create_future();
+    return drain_waiter_;
+  }
+  return steal(ready_none());
+}
+
+void Exchange::finish(bool raised, PyObject* exc) {
+  if (finished_) return;
+  finished_ = true;
+  const bool was_done = cycle_.is_done();
+  const bool gone = cycle_.is_disconnected();
+  if (raised && exc != nullptr && !PyErr_GivenExceptionMatches(exc, names().client_disconnected)) {
+    bridge_->log_error("Exception in ASGI application", exc);
+  } else if (!raised && !was_done && !gone) {
+    bridge_->log_error("ASGI callable returned without completing response", nullptr);
+  }
+  asgi::Actions actions = cycle_.on_app_exit(raised ? asgi::Outcome::raised : asgi::Outcome::returned);
+  submit(actions);
+  after_progress();
+  py::object none = py::none();
+  resolve(drain_waiter_, none.ptr());
+  if (receive_waiter_) {
+    py::object value = steal(receive_event(asgi::ReceiveEvent{asgi::HttpDisconnect{}}));
+    resolve(receive_waiter_, value.ptr());
+  }
+  py::object keep = bridge_->forget(id_);  // released at the end of this scope
+}
+
+void Exchange::on_app_done(py::handle task) {
+  const Names& n = names();
+  py::object cancelled = steal(PyObject_CallMethodNoArgs(task.ptr(), n.cancelled));
+  if (cancelled.ptr() == Py_True) {
+    finish(true, nullptr);
+    return;
+  }
+  py::object exc = steal(PyObject_CallMethodNoArgs(task.ptr(), n.exception));
+  finish(!exc.is_none(), exc.is_none() ? nullptr : exc.ptr());
+}
+
+void Exchange::on_app_failed(py::handle exc) { finish(true, exc.ptr()); }
+
+void Exchange::on_body(backend::BodyReceived& body) {
+  cycle_.on_body(body.bytes, body.more_body);
+  after_progress();
+}
+
+void Exchange::on_client_gone() {
+  cycle_.on_disconnect();
+  after_progress();
+  py::object none = py::none();
+  resolve(drain_waiter_, none.ptr());
+}
+
+void Exchange::on_drained() {
+  py::object none = py::none();
+  resolve(drain_waiter_, none.ptr());
+}
+
+// ---- Bridge ------------------------------------------------------------------------------------
+
+Bridge::Bridge(const py::dict& native_config, py::object app, py::object loop, py::object state,
+               bool access_log)
+    : config_(config_from_native(native_config)),
+      app_(std::move(app)),
+      loop_(std::move(loop)),
+      state_(std::move(state)),
+      access_log_(access_log) {
+  const Names& n = names();
+  create_future_ = loop_.attr("create_future");
+  create_task_ = loop_.attr("create_task");
+  py::module_ logging = py::module_::import("logging");
+  error_logger_ = logging.attr("getLogger")("lancet.error");
+  access_info_ = logging.attr("getLogger")("lancet.access").attr("info");
+
+  py::dict asgi;
+  asgi[n.version] = py::str("3.0");
+  asgi[n.spec_version] = py::str(std::string(asgi::kHttpSpecVersion));
+  py::dict ext;
+  ext["http.response.trailers"] = py::dict();
+  ext["http.response.pathsend"] = py::dict();
+  extensions_ = ext;
+
+  // Every key present (placeholders included) so that PyDict_Copy takes its fast path and
+  // setting the per-request fields never resizes.
+  py::dict t;
+  t[n.type] = py::reinterpret_borrow<py::object>(n.http);
+  t[n.asgi] = asgi;
+  t[n.http_version] = py::reinterpret_borrow<py::object>(n.v1_1);
+  t[n.server] = py::none();
+  t[n.client] = py::none();
+  t[n.scheme] = py::reinterpret_borrow<py::object>(n.http);
+  t[n.method] = py::none();
+  t[n.root_path] = py::str(config_.root_path);
+  t[n.path] = py::none();
+  t[n.raw_path] = py::none();
+  t[n.query_string] = py::none();
+  t[n.headers] = py::none();
+  t[n.extensions] = extensions_;
+  if (!state_.is_none()) t[n.state] = py::none();
+  template_ = t;
+}
+
+Bridge::~Bridge() {
+  if (server_ && !joined_) {
+    server_->shutdown(0.0);
+    py::gil_scoped_release release;
+    server_->join();
+  }
+}
+
+py::object Bridge::start(py::handle self) {
+  self_ = self;
+  backend::StartResult result;
+  {
+    py::gil_scoped_release release;
+    result = backend::make_server(config_, mailbox_);
+  }
+  if (!result.server) {
+    return py::make_tuple(result.error.errno_value, result.error.message);
+  }
+  server_ = std::move(result.server);
+  return py::none();
+}
+
+std::string Bridge::bound_address() const { return server_ ? server_->bound_address() : ""; }
+void Bridge::set_ready(bool ready) {
+  if (server_) server_->set_ready(ready);
+}
+void Bridge::shutdown(double timeout_seconds) {
+  if (server_) server_->shutdown(timeout_seconds);
+}
+void Bridge::join() {
+  if (!server_ || joined_) return;
+  {
+    py::gil_scoped_release release;
+    server_->join();
+  }
+  joined_ = true;
+}
+std::size_t Bridge::active_exchanges() const { return server_ ? server_->active_exchanges() : 0; }
+std::string Bridge::backend_name() const {
+#ifdef LANCET_BACKEND_NAME
+  return server_ ? server_->name() : LANCET_BACKEND_NAME;
+#else
+  return server_ ? server_->name() : "unknown";
+#endif
+}
+
+py::object Bridge::create_future() const { return steal(PyObject_CallNoArgs(create_future_.ptr())); }
+
+py::object Bridge::forget(backend::ExchangeId id) {
+  auto it = exchanges_.find(id);
+  if (it == exchanges_.end()) return py::none();
+  py::object keep = std::move(it->second.object);
+  exchanges_.erase(it);
+  return keep;
+}
+
+Exchange* Bridge::find(backend::ExchangeId id) {
+  auto it = exchanges_.find(id);
+  return it == exchanges_.end() ? nullptr : it->second.exchange;
+}
+
+void Bridge::log_error(const char* text, PyObject* exc) {
+  try {
+    if (exc != nullptr) {
+      error_logger_.attr("error")(text, py::arg("exc_info") = py::reinterpret_borrow<py::object>(exc));
+    } else {
+      error_logger_.attr("error")(text);
+    }
+  } catch (py::error_already_set& e) {
+    e.discard_as_unraisable("lancet: logging failed");
+  }
+}
+
+void Bridge::log_access(const Exchange&, const std::string& client, const std::string& method,
+                        const std::string& target, const std::string& version,
+                        std::uint16_t status) {
+  try {
+    access_info_("%s - \"%s %s HTTP/%s\" %d", client, method,
+                 py::str(PyUnicode_DecodeLatin1(target.data(), static_cast<Py_ssize_t>(target.size()), "replace")),
+                 version, status);
+  } catch (py::error_already_set& e) {
+    e.discard_as_unraisable("lancet: access logging failed");
+  }
+}
+
+PyObject* Bridge::server_tuple(const asgi::Address& address) {
+  if (!server_address_ || !(*server_address_ == address)) {
+    server_tuple_ = py::make_tuple(address.host, address.port);
+    server_address_ = address;
+  }
+  Py_INCREF(server_tuple_.ptr());
+  return server_tuple_.ptr();
+}
+
+PyObject* Bridge::build_scope(const asgi::HttpScope& s) {
+  const Names& n = names();
+  PyObject* scope = PyDict_Copy(template_.ptr());
+  if (scope == nullptr) throw py::error_already_set();
+  py::object guard = py::reinterpret_steal<py::object>(scope);
+
+  if (s.http_version != "1.1") {
+    if (s.http_version == "1.0") {
+      if (PyDict_SetItem(scope, n.http_version, n.v1_0) != 0) throw py::error_already_set();
+    } else {
+      set_item(scope, n.http_version,
+               PyUnicode_FromStringAndSize(s.http_version.data(),
+                                           static_cast<Py_ssize_t>(s.http_version.size())));
+    }
+  }
+  if (s.server) set_item(scope, n.server, server_tuple(*s.server));
+  if (s.client) {
+    PyObject* host = PyUnicode_FromStringAndSize(s.client->host.data(),
+                                                 static_cast<Py_ssize_t>(s.client->host.size()));
+    if (host == nullptr) throw py::error_already_set();
+    PyObject* port = PyLong_FromLong(s.client->port);
+    if (port == nullptr) {
+      Py_DECREF(host);
+      throw py::error_already_set();
+    }
+    PyObject* pair = PyTuple_New(2);
+    if (pair == nullptr) {
+      Py_DECREF(host);
+      Py_DECREF(port);
+      throw py::error_already_set();
+    }
+    PyTuple_SET_ITEM(pair, 0, host);
+    PyTuple_SET_ITEM(pair, 1, port);
+    set_item(scope, n.client, pair);
+  }
+  if (s.scheme != "http") {
+    set_item(scope, n.scheme,
+             PyUnicode_FromStringAndSize(s.scheme.data(), static_cast<Py_ssize_t>(s.scheme.size())));
+  }
+  set_item(scope, n.method,
+           PyUnicode_FromStringAndSize(s.method.data(), static_cast<Py_ssize_t>(s.method.size())));
+  if (s.root_path != config_.root_path) {
+    set_item(scope, n.root_path,
+             PyUnicode_DecodeUTF8(s.root_path.data(), static_cast<Py_ssize_t>(s.root_path.size()),
+                                  "replace"));
+  }
+  set_item(scope, n.path,
+           PyUnicode_DecodeUTF8(s.path.data(), static_cast<Py_ssize_t>(s.path.size()), "replace"));
+  set_item(scope, n.raw_path,
+           PyBytes_FromStringAndSize(s.raw_path.data(), static_cast<Py_ssize_t>(s.raw_path.size())));
+  set_item(scope, n.query_string,
+           PyBytes_FromStringAndSize(s.query_string.data(),
+                                     static_cast<Py_ssize_t>(s.query_string.size())));
+  PyObject* headers = PyList_New(static_cast<Py_ssize_t>(s.headers.size()));
+  if (headers == nullptr) throw py::error_already_set();
+  py::object headers_guard = py::reinterpret_steal<py::object>(headers);
+  Py_ssize_t i = 0;
+  for (const asgi::ScopeHeader& h : s.headers) {
+    PyObject* pair = PyTuple_New(2);
+    if (pair == nullptr) throw py::error_already_set();
+    PyList_SET_ITEM(headers, i++, pair);
+    PyObject* name = PyBytes_FromStringAndSize(h.name.data(), static_cast<Py_ssize_t>(h.name.size()));
+    if (name == nullptr) throw py::error_already_set();
+    PyTuple_SET_ITEM(pair, 0, name);
+    PyObject* value =
+        PyBytes_FromStringAndSize(h.value.data(), static_cast<Py_ssize_t>(h.value.size()));
+    if (value == nullptr) throw py::error_already_set();
+    PyTuple_SET_ITEM(pair, 1, value);
+  }
+  if (PyDict_SetItem(scope, n.headers, headers) != 0) throw py::error_already_set();
+  if (!state_.is_none()) set_item(scope, n.state, PyDict_Copy(state_.ptr()));
+  return guard.release().ptr();
+}
+
+void Bridge::on_request(backend::RequestStarted& started) {
+  auto owner = std::make_unique<Exchange>(*this, started);
+  Exchange* ex = owner.get();
+  py::object object = py::cast(std::move(owner));
+  const backend::ExchangeId id = started.id;
+  exchanges_.emplace(id, Entry{ex, object});
+
+  py::object coro;
+  try {
+    py::object scope = steal(build_scope(started.scope));
+    py::object receive = steal(PyObject_GetAttr(object.ptr(), names().receive));
+    py::object send = steal(PyObject_GetAttr(object.ptr(), names().send));
+    PyObject* args[] = {scope.ptr(), receive.ptr(), send.ptr()};
+    coro = steal(PyObject_Vectorcall(app_.ptr(), args, 3, nullptr));
+    py::object task = call1(create_task_.ptr(), coro.ptr());
+    steal(PyObject_CallMethodOneArg(task.ptr(), names().add_done_callback, object.ptr()));
+  } catch (py::error_already_set& e) {
+    if (coro) {
+      // create_task refused it (not a coroutine): close it quietly if it is one.
+      PyObject* r = PyObject_CallMethod(coro.ptr(), "close", nullptr);
+      if (r == nullptr) PyErr_Clear(); else Py_DECREF(r);
+    }
+    ex->on_app_failed(e.value());
+  }
+}
+
+void Bridge::on_wakeup() {
+  mailbox_.drain(batch_);
+  for (backend::Inbound& message : batch_) {
+    try {
+      if (auto* started = std::get_if<backend::RequestStarted>(&message)) {
+        on_request(*started);
+      } else if (auto* body = std::get_if<backend::BodyReceived>(&message)) {
+        if (Exchange* ex = find(body->id)) ex->on_body(*body);
+      } else if (auto* gone = std::get_if<backend::ClientGone>(&message)) {
+        if (Exchange* ex = find(gone->id)) ex->on_client_gone();
+      } else if (auto* drained = std::get_if<backend::Drained>(&message)) {
+        if (Exchange* ex = find(drained->id)) ex->on_drained();
+      }
+    } catch (py::error_already_set& e) {
+      log_error("lancet: internal error handling a request", e.value().ptr());
+    } catch (const std::exception& e) {
+      log_error((std::string("lancet: internal error: ") + e.what()).c_str(), nullptr);
+    }
+  }
+  batch_.clear();
+}
+
+}  // namespace lancet::bridge

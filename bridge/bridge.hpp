@@ -1,0 +1,156 @@
+// The bridge: the asyncio side of the port. One Bridge per worker process (exposed to Python as
+// lancet._lancet.Server), one Exchange per HTTP request (its bound receive/send are what the
+// app gets).
+//
+// Layer: bridge/. Threads: backend threads only touch the Mailbox (no GIL). Everything else
+// runs on the Python loop thread with the GIL held: the eventfd wakes the loop (add_reader),
+// on_wakeup() drains the whole queue in one GIL hold, builds scopes, starts app tasks and
+// resolves waiting futures. ServerPort calls (submit, body_consumed) only queue and wake the
+// backend, so they are made with the GIL held; make_server() and join() release it.
+//
+// Running the app: one loop.create_task(app(scope, receive, send)) per request with a native
+// done callback (the Exchange itself) that applies HttpCycle::on_app_exit. Tasks rather than
+// eager stepping, so that asyncio.current_task() (anyio cancel scopes, Starlette) is right.
+#pragma once
+
+#include <Python.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "backends/server.hpp"
+#include "bridge/convert.hpp"
+#include "bridge/mailbox.hpp"
+#include "protocol/asgi/http_cycle.hpp"
+
+namespace lancet::bridge {
+
+namespace py = pybind11;
+class Bridge;
+
+/// One HTTP exchange on the app side: the HttpCycle, the waiting futures, flow control.
+class Exchange {
+ public:
+  Exchange(Bridge& bridge, backend::RequestStarted& started);
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  /// The app's receive(): an awaitable for the next http.request / http.disconnect.
+  py::object receive();
+  /// The app's send(message): validates, submits, returns an awaitable (waits above the
+  /// outbound high-water mark). Raises RuntimeError / ClientDisconnected.
+  py::object send(py::handle message);
+  /// The app task's done callback: ends the cycle (500 / abort), logs, forgets the exchange.
+  void on_app_done(py::handle task);
+  /// The app could not even be called (app(...) or create_task raised).
+  void on_app_failed(py::handle exc);
+
+  // From the mailbox (loop thread).
+  void on_body(backend::BodyReceived& body);
+  void on_client_gone();
+  void on_drained();
+
+  backend::ExchangeId id() const noexcept { return id_; }
+
+ private:
+  void submit(const asgi::Actions& actions);
+  void after_progress();
+  void finish(bool raised, PyObject* exc);
+  PyObject* receive_event(asgi::ReceiveEvent&& event);  // new reference
+  void resolve(py::object& waiter, PyObject* value);     // steals nothing
+
+  Bridge* bridge_;
+  py::object bridge_ref_;  // keeps the Bridge alive while the app holds send/receive
+  backend::ExchangeId id_;
+  std::shared_ptr<backend::ExchangeFlow> flow_;
+  asgi::HttpCycle cycle_;
+  bool expects_continue_;
+  bool consumed_reported_ = false;
+  bool logged_ = false;
+  bool finished_ = false;
+  std::uint16_t status_ = 0;
+  py::object receive_waiter_;
+  py::object drain_waiter_;
+  // access log (filled only when it is on)
+  std::string client_;
+  std::string method_;
+  std::string target_;
+  std::string http_version_;
+};
+
+/// lancet._lancet.Server: the native server plus the app side of the port.
+class Bridge {
+ public:
+  Bridge(const py::dict& native_config, py::object app, py::object loop, py::object state,
+         bool access_log);
+  ~Bridge();
+  Bridge(const Bridge&) = delete;
+  Bridge& operator=(const Bridge&) = delete;
+
+  /// Binds and starts the backend. None on success, else (errno, message).
+  py::object start(py::handle self);
+  int fileno() const noexcept { return mailbox_.fd(); }
+  /// The loop's reader callback: drains the mailbox in one GIL hold.
+  void on_wakeup();
+
+  std::string bound_address() const;
+  void set_ready(bool ready);
+  void shutdown(double timeout_seconds);
+  /// Waits for the backend threads (GIL released).
+  void join();
+  std::size_t active_exchanges() const;
+  std::size_t live_exchanges() const noexcept { return exchanges_.size(); }
+  std::string backend_name() const;
+
+  // For Exchange.
+  backend::ServerPort& port() noexcept { return *server_; }
+  py::object create_future() const;
+  py::object self_ref() const { return py::reinterpret_borrow<py::object>(self_); }
+  SendScratch& scratch() noexcept { return scratch_; }
+  bool access_log() const noexcept { return access_log_; }
+  void log_access(const Exchange& ex, const std::string& client, const std::string& method,
+                  const std::string& target, const std::string& version, std::uint16_t status);
+  void log_error(const char* text, PyObject* exc);
+  py::object forget(backend::ExchangeId id);
+
+ private:
+  void on_request(backend::RequestStarted& started);
+  PyObject* build_scope(const asgi::HttpScope& scope);  // new reference
+  PyObject* server_tuple(const asgi::Address& address);  // new reference
+  Exchange* find(backend::ExchangeId id);
+
+  backend::ServerConfig config_;
+  Mailbox mailbox_;
+  std::unique_ptr<backend::Server> server_;
+  bool joined_ = false;
+
+  py::handle self_;
+  py::object app_;
+  py::object loop_;
+  py::object create_future_;  // loop.create_future, bound once
+  py::object create_task_;    // loop.create_task, bound once
+  py::object state_;          // lifespan state (None: lifespan did not run)
+  bool access_log_;
+  py::object error_logger_;
+  py::object access_info_;    // logging.getLogger("lancet.access").info
+  py::object template_;       // the prebuilt scope dict
+  py::object extensions_;     // shared scope["extensions"]
+  std::optional<asgi::Address> server_address_;
+  py::object server_tuple_;
+
+  struct Entry {
+    Exchange* exchange;
+    py::object object;
+  };
+  std::unordered_map<backend::ExchangeId, Entry> exchanges_;
+  std::vector<backend::Inbound> batch_;
+  SendScratch scratch_;
+};
+
+}  // namespace lancet::bridge

@@ -1,0 +1,283 @@
+// See convert.hpp.
+#include "bridge/convert.hpp"
+
+#include <string>
+
+#include "bridge/names.hpp"
+
+namespace py = pybind11;
+
+namespace lancet::bridge {
+namespace {
+
+template <class T>
+T get_or(const py::dict& d, const char* key, T fallback) {
+  if (!d.contains(key)) return fallback;
+  py::object v = d[key];
+  if (v.is_none()) return fallback;
+  return v.cast<T>();
+}
+
+[[noreturn]] void raise(PyObject* type, const std::string& text) {
+  PyErr_SetString(type, text.c_str());
+  throw py::error_already_set();
+}
+
+std::string type_name(PyObject* o) { return Py_TYPE(o)->tp_name; }
+
+/// A view of a bytes-like object (bytes, bytearray, memoryview, any contiguous buffer) or,
+/// for header names and values, a str (its UTF-8 form).
+std::string_view bytes_view(PyObject* o, SendScratch& scratch, const char* what, bool allow_str) {
+  if (PyBytes_Check(o)) {
+    return {PyBytes_AS_STRING(o), static_cast<std::size_t>(PyBytes_GET_SIZE(o))};
+  }
+  if (PyByteArray_Check(o)) {
+    return {PyByteArray_AS_STRING(o), static_cast<std::size_t>(PyByteArray_GET_SIZE(o))};
+  }
+  if (allow_str && PyUnicode_Check(o)) {
+    Py_ssize_t size = 0;
+    const char* data = PyUnicode_AsUTF8AndSize(o, &size);
+    if (data == nullptr) throw py::error_already_set();
+    return {data, static_cast<std::size_t>(size)};
+  }
+  if (PyObject_CheckBuffer(o)) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(o, &view, PyBUF_SIMPLE) != 0) throw py::error_already_set();
+    scratch.buffers.push_back(view);
+    return {static_cast<const char*>(view.buf), static_cast<std::size_t>(view.len)};
+  }
+  raise(PyExc_TypeError, std::string(what) + " must be bytes, got " + type_name(o));
+}
+
+/// Converts an iterable of (name, value) pairs into scratch.headers; returns the new span.
+std::span<const http1::Header> convert_headers(PyObject* headers, SendScratch& scratch) {
+  const std::size_t first = scratch.headers.size();
+  PyObject* seq = PySequence_Fast(headers, "'headers' must be an iterable of (name, value) pairs");
+  if (seq == nullptr) {
+    PyErr_Clear();
+    raise(PyExc_TypeError, "'headers' must be an iterable of (name, value) pairs, got " +
+                               type_name(headers));
+  }
+  scratch.refs.push_back(seq);
+  const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+  PyObject** items = PySequence_Fast_ITEMS(seq);
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* pair = items[i];
+    PyObject* name = nullptr;
+    PyObject* value = nullptr;
+    if (PyTuple_Check(pair) && PyTuple_GET_SIZE(pair) == 2) {
+      name = PyTuple_GET_ITEM(pair, 0);
+      value = PyTuple_GET_ITEM(pair, 1);
+    } else if (PyList_Check(pair) && PyList_GET_SIZE(pair) == 2) {
+      name = PyList_GET_ITEM(pair, 0);
+      value = PyList_GET_ITEM(pair, 1);
+    } else {
+      PyObject* inner = PySequence_Check(pair) ? PySequence_Fast(pair, "") : nullptr;
+      if (inner == nullptr || PySequence_Fast_GET_SIZE(inner) != 2) {
+        Py_XDECREF(inner);
+        PyErr_Clear();
+        raise(PyExc_TypeError, "each header must be a (name, value) pair, got " +
+                                   type_name(pair));
+      }
+      scratch.refs.push_back(inner);
+      name = PySequence_Fast_ITEMS(inner)[0];
+      value = PySequence_Fast_ITEMS(inner)[1];
+    }
+    http1::Header h;
+    h.name = bytes_view(name, scratch, "header name", true);
+    h.value = bytes_view(value, scratch, "header value", true);
+    scratch.headers.push_back(h);
+  }
+  // The span is taken after every push_back (the vector may have moved).
+  return {scratch.headers.data() + first, scratch.headers.size() - first};
+}
+
+bool truthy(PyObject* dict, PyObject* key) {
+  PyObject* v = PyDict_GetItemWithError(dict, key);
+  if (v == nullptr) {
+    if (PyErr_Occurred()) throw py::error_already_set();
+    return false;
+  }
+  const int t = PyObject_IsTrue(v);
+  if (t < 0) throw py::error_already_set();
+  return t != 0;
+}
+
+PyObject* item(PyObject* dict, PyObject* key) {
+  PyObject* v = PyDict_GetItemWithError(dict, key);
+  if (v == nullptr && PyErr_Occurred()) throw py::error_already_set();
+  return v;  // borrowed, may be null
+}
+
+bool equals(PyObject* str, std::string_view text) {
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(str, &size);
+  if (data == nullptr) throw py::error_already_set();
+  return std::string_view(data, static_cast<std::size_t>(size)) == text;
+}
+
+}  // namespace
+
+void SendScratch::reset() {
+  headers.clear();
+  for (Py_buffer& b : buffers) PyBuffer_Release(&b);
+  buffers.clear();
+  for (PyObject* o : refs) Py_DECREF(o);
+  refs.clear();
+}
+
+backend::ServerConfig config_from_native(const py::dict& native) {
+  backend::ServerConfig c;
+  c.host = get_or<std::string>(native, "host", c.host);
+  c.port = static_cast<std::uint16_t>(get_or<int>(native, "port", c.port));
+  c.uds = get_or<std::string>(native, "uds", "");
+  c.fd = get_or<int>(native, "fd", -1);
+  c.backlog = get_or<int>(native, "backlog", c.backlog);
+  c.root_path = get_or<std::string>(native, "root_path", "");
+  c.proxy_headers = get_or<bool>(native, "proxy_headers", c.proxy_headers);
+  if (native.contains("forwarded_allow_ips") && !native["forwarded_allow_ips"].is_none()) {
+    py::object ips = native["forwarded_allow_ips"];
+    if (py::isinstance<py::str>(ips)) {
+      c.forwarded_allow_ips.clear();
+      std::string text = ips.cast<std::string>();
+      std::size_t at = 0;
+      while (at <= text.size()) {
+        std::size_t comma = text.find(',', at);
+        if (comma == std::string::npos) comma = text.size();
+        std::string one = text.substr(at, comma - at);
+        const auto b = one.find_first_not_of(' ');
+        const auto e = one.find_last_not_of(' ');
+        if (b != std::string::npos) c.forwarded_allow_ips.push_back(one.substr(b, e - b + 1));
+        at = comma + 1;
+      }
+    } else {
+      c.forwarded_allow_ips = ips.cast<std::vector<std::string>>();
+    }
+  }
+  if (!get_or<bool>(native, "server_header", true)) c.http.server_header.clear();
+  c.http.date_header = get_or<bool>(native, "date_header", true);
+  if (native.contains("headers")) {
+    for (py::handle pair : native["headers"]) {
+      auto t = pair.cast<std::pair<std::string, std::string>>();
+      c.default_headers.push_back(backend::Header{t.first, t.second});
+    }
+  }
+  c.timeout_keep_alive = get_or<double>(native, "timeout_keep_alive", c.timeout_keep_alive);
+  c.timeout_header = get_or<double>(native, "timeout_header", c.timeout_header);
+  c.limit_concurrency = get_or<std::size_t>(native, "limit_concurrency", 0);
+  c.http.limits.max_body_bytes =
+      get_or<std::uint64_t>(native, "max_body_size", c.http.limits.max_body_bytes);
+  c.http.limits.max_head_bytes =
+      get_or<std::size_t>(native, "max_head_size", c.http.limits.max_head_bytes);
+  c.http.limits.max_header_count =
+      get_or<std::size_t>(native, "max_header_count", c.http.limits.max_header_count);
+  c.probes.probes_enabled = get_or<bool>(native, "probes", true);
+  c.probes.alive_path = get_or<std::string>(native, "probe_path_alive", c.probes.alive_path);
+  c.probes.ready_path = get_or<std::string>(native, "probe_path_ready", c.probes.ready_path);
+  return c;
+}
+
+asgi::SendEvent to_send_event(PyObject* message, SendScratch& scratch) {
+  const Names& n = names();
+  if (!PyDict_Check(message)) {
+    if (!PyMapping_Check(message)) {
+      raise(PyExc_TypeError, "an ASGI message must be a dict, got " + type_name(message));
+    }
+    PyObject* copy = PyDict_New();
+    if (copy == nullptr) throw py::error_already_set();
+    scratch.refs.push_back(copy);
+    if (PyDict_Merge(copy, message, 1) != 0) throw py::error_already_set();
+    message = copy;
+  }
+  PyObject* type = item(message, n.type);
+  if (type == nullptr) raise(PyExc_RuntimeError, "ASGI message has no 'type' key");
+  if (!PyUnicode_Check(type)) {
+    raise(PyExc_TypeError, "ASGI message 'type' must be str, got " + type_name(type));
+  }
+  Py_ssize_t tsize = 0;
+  const char* tdata = PyUnicode_AsUTF8AndSize(type, &tsize);
+  if (tdata == nullptr) throw py::error_already_set();
+  const std::string_view t(tdata, static_cast<std::size_t>(tsize));
+
+  if (t == "http.response.body") {
+    asgi::HttpResponseBody ev;
+    if (PyObject* body = item(message, n.body)) ev.body = bytes_view(body, scratch, "'body'", false);
+    ev.more_body = truthy(message, n.more_body);
+    return ev;
+  }
+  if (t == "http.response.start") {
+    asgi::HttpResponseStart ev;
+    PyObject* status = item(message, n.status);
+    if (status == nullptr) raise(PyExc_RuntimeError, "'http.response.start' needs a 'status'");
+    if (!PyLong_Check(status)) {
+      raise(PyExc_TypeError, "'status' must be int, got " + type_name(status));
+    }
+    int overflow = 0;
+    const long long value = PyLong_AsLongLongAndOverflow(status, &overflow);
+    if (value == -1 && PyErr_Occurred()) throw py::error_already_set();
+    ev.status = overflow != 0 ? -1 : value;
+    if (PyObject* headers = item(message, n.headers)) ev.headers = convert_headers(headers, scratch);
+    ev.trailers = truthy(message, n.trailers);
+    return ev;
+  }
+  if (t == "http.response.trailers") {
+    asgi::HttpResponseTrailers ev;
+    if (PyObject* headers = item(message, n.headers)) ev.headers = convert_headers(headers, scratch);
+    ev.more_trailers = truthy(message, n.more_trailers);
+    return ev;
+  }
+  if (t == "http.response.pathsend") {
+    asgi::HttpResponsePathsend ev;
+    PyObject* p = item(message, n.path);
+    if (p == nullptr) raise(PyExc_RuntimeError, "'http.response.pathsend' needs a 'path'");
+    if (!PyUnicode_Check(p)) {
+      PyObject* fs = PyOS_FSPath(p);
+      if (fs == nullptr) throw py::error_already_set();
+      scratch.refs.push_back(fs);
+      p = fs;
+    }
+    if (PyUnicode_Check(p)) {
+      Py_ssize_t size = 0;
+      const char* data = PyUnicode_AsUTF8AndSize(p, &size);
+      if (data == nullptr) throw py::error_already_set();
+      ev.path = std::string_view(data, static_cast<std::size_t>(size));
+    } else {
+      ev.path = bytes_view(p, scratch, "'path'", false);
+    }
+    return ev;
+  }
+  raise(PyExc_RuntimeError,
+        "unexpected ASGI message type '" + std::string(t) + "' for an 'http' scope");
+}
+
+lifespan::SendEvent to_lifespan_event(PyObject* message) {
+  const Names& n = names();
+  if (!PyDict_Check(message)) {
+    raise(PyExc_TypeError, "an ASGI message must be a dict, got " + type_name(message));
+  }
+  PyObject* type = item(message, n.type);
+  if (type == nullptr) raise(PyExc_RuntimeError, "ASGI message has no 'type' key");
+  if (!PyUnicode_Check(type)) {
+    raise(PyExc_TypeError, "ASGI message 'type' must be str, got " + type_name(type));
+  }
+  lifespan::SendEvent ev;
+  if (equals(type, "lifespan.startup.complete")) {
+    ev.type = lifespan::SendType::startup_complete;
+  } else if (equals(type, "lifespan.startup.failed")) {
+    ev.type = lifespan::SendType::startup_failed;
+  } else if (equals(type, "lifespan.shutdown.complete")) {
+    ev.type = lifespan::SendType::shutdown_complete;
+  } else if (equals(type, "lifespan.shutdown.failed")) {
+    ev.type = lifespan::SendType::shutdown_failed;
+  } else {
+    raise(PyExc_RuntimeError, "unexpected ASGI message type '" +
+                                  py::reinterpret_borrow<py::str>(type).cast<std::string>() +
+                                  "' for a 'lifespan' scope");
+  }
+  if (PyObject* msg = item(message, n.message); msg != nullptr && msg != Py_None) {
+    ev.message = py::str(msg).cast<std::string>();
+  }
+  return ev;
+}
+
+}  // namespace lancet::bridge

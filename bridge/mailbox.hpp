@@ -1,0 +1,43 @@
+// Mailbox: the backend -> app-side queue of the bridge, with one eventfd wake-up per batch.
+//
+// Layer: bridge/ (no Python in this file). Backend threads call post(); the Python loop thread
+// registers fd() with loop.add_reader and calls drain() when it becomes readable.
+//
+// The eventfd is written only when the queue goes from empty to non-empty, so a burst of posts
+// costs one write and one wake-up. drain() clears the eventfd before taking the queue: a post
+// that lands after the swap finds the queue empty and writes again, so no wake-up is lost.
+#pragma once
+
+#include <mutex>
+#include <vector>
+
+#include "backends/port.hpp"
+
+namespace lancet::bridge {
+
+class Mailbox final : public backend::AppPort {
+ public:
+  /// Opens the eventfd (non-blocking, close-on-exec). Throws std::system_error on failure.
+  Mailbox();
+  ~Mailbox() override;
+  Mailbox(const Mailbox&) = delete;
+  Mailbox& operator=(const Mailbox&) = delete;
+
+  /// Backend threads: queue and wake once (only if the queue was empty). Never blocks on the
+  /// app side (the mutex is held for a vector append).
+  void post(std::vector<backend::Inbound>&& messages) override;
+
+  /// App thread: everything queued so far, in order (swapped into `out`, which is cleared
+  /// first). Clears the wake-up.
+  void drain(std::vector<backend::Inbound>& out);
+
+  /// The eventfd to watch for readability.
+  int fd() const noexcept { return fd_; }
+
+ private:
+  int fd_ = -1;
+  std::mutex mutex_;
+  std::vector<backend::Inbound> queue_;
+};
+
+}  // namespace lancet::bridge

@@ -1,0 +1,120 @@
+// See module.hpp.
+#include "bridge/module.hpp"
+
+#include <string>
+
+#include "bridge/awaitable.hpp"
+#include "bridge/bridge.hpp"
+#include "bridge/convert.hpp"
+#include "bridge/names.hpp"
+#include "protocol/lifespan/cycle.hpp"
+
+#ifndef LANCET_VERSION
+#define LANCET_VERSION "0.0.0"
+#endif
+#ifndef LANCET_BACKEND_NAME
+#define LANCET_BACKEND_NAME "unknown"
+#endif
+
+namespace py = pybind11;
+
+namespace lancet::bridge {
+namespace {
+
+py::tuple step_tuple(const lifespan::Step& step) {
+  return py::make_tuple(std::string(lifespan::to_string(step.action)),
+                        std::string(lifespan::to_string(step.reason)), step.message,
+                        std::string(lifespan::describe(step.reason)));
+}
+
+void define_lifespan(py::module_& m) {
+  py::class_<lifespan::LifespanCycle>(m, "LifespanCycle",
+                                      "protocol/lifespan's cycle; steps are (action, reason, "
+                                      "message, description) tuples")
+      .def(py::init([](const std::string& mode) {
+             auto parsed = lifespan::parse_mode(mode);
+             if (!parsed) {
+               throw py::value_error("invalid value for --lifespan: expected auto | on | off, got '" +
+                                     mode + "'");
+             }
+             return lifespan::LifespanCycle(*parsed);
+           }),
+           py::arg("mode"))
+      .def("initial_step", [](const lifespan::LifespanCycle& c) { return step_tuple(c.initial_step()); })
+      .def("next_receive",
+           [](lifespan::LifespanCycle& c) -> py::object {
+             lifespan::Receive r = c.next_receive();
+             if (r == lifespan::Receive::pending) return py::none();
+             py::dict d;
+             d["type"] = py::str(std::string(lifespan::type_name(r)));
+             return d;
+           })
+      .def("on_app_send",
+           [](lifespan::LifespanCycle& c, py::handle message) {
+             lifespan::SendEvent event = to_lifespan_event(message.ptr());
+             Result<lifespan::Step> step = c.on_app_send(event);
+             if (!step) {
+               PyErr_SetString(PyExc_RuntimeError, step.error().detail);
+               throw py::error_already_set();
+             }
+             return step_tuple(*step);
+           })
+      .def("on_app_exit",
+           [](lifespan::LifespanCycle& c, bool raised) { return step_tuple(c.on_app_exit(raised)); })
+      .def("begin_shutdown", [](lifespan::LifespanCycle& c) { return step_tuple(c.begin_shutdown()); })
+      .def_property_readonly("state", [](const lifespan::LifespanCycle& c) {
+        return std::string(lifespan::to_string(c.state()));
+      });
+}
+
+}  // namespace
+
+void define_module(py::module_& m) {
+  if (!init_names() || !init_ready_type()) throw py::error_already_set();
+  m.doc() = "Lancet's native bridge: the server, the ASGI receive/send, the lifespan cycle.";
+  m.def("backend_name", [] { return std::string(LANCET_BACKEND_NAME); },
+        "The I/O backend compiled in (blocking, io_uring, libevent).");
+  m.def("version", [] { return std::string(LANCET_VERSION); }, "Lancet's version.");
+  m.attr("ClientDisconnected") = py::reinterpret_borrow<py::object>(names().client_disconnected);
+  m.attr("SEND_HIGH_WATER") = backend::kSendHighWater;
+
+  py::class_<Exchange>(m, "Exchange", "One HTTP request/response cycle (receive/send).")
+      .def("receive", &Exchange::receive)
+      .def("send", &Exchange::send, py::arg("message"))
+      .def("__call__", &Exchange::on_app_done, py::arg("task"));
+
+  py::class_<Bridge>(m, "Server", "The native server and the app side of its port.")
+      .def(py::init<const py::dict&, py::object, py::object, py::object, bool>(),
+           py::arg("config"), py::arg("app"), py::arg("loop"), py::arg("state") = py::none(),
+           py::arg("access_log") = true)
+      .def("start", [](py::object self) { return self.cast<Bridge&>().start(self); },
+           "Binds and starts serving. None on success, else (errno, message).")
+      .def("fileno", &Bridge::fileno)
+      .def("on_wakeup", &Bridge::on_wakeup)
+      .def("bound_address", &Bridge::bound_address)
+      .def("set_ready", &Bridge::set_ready, py::arg("ready"))
+      .def("shutdown", &Bridge::shutdown, py::arg("timeout"))
+      .def("join", &Bridge::join)
+      .def("active_exchanges", &Bridge::active_exchanges)
+      .def("live_exchanges", &Bridge::live_exchanges)
+      .def("backend_name", &Bridge::backend_name);
+
+  define_lifespan(m);
+}
+
+PyObject* init_embedded_module() {
+  static py::module_::module_def def;
+  try {
+    py::module_ m = py::module_::create_extension_module("lancet._lancet", nullptr, &def);
+    define_module(m);
+    return m.release().ptr();
+  } catch (py::error_already_set& e) {
+    e.restore();
+    return nullptr;
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_ImportError, e.what());
+    return nullptr;
+  }
+}
+
+}  // namespace lancet::bridge

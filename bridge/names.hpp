@@ -1,0 +1,60 @@
+// Interned Python strings and shared constant objects of the bridge, created once per process
+// at module init (the GIL held) and never released.
+//
+// Layer: bridge/.
+#pragma once
+
+#include <Python.h>
+
+namespace lancet::bridge {
+
+struct Names {
+  // scope keys
+  PyObject* type;
+  PyObject* asgi;
+  PyObject* version;
+  PyObject* spec_version;
+  PyObject* http_version;
+  PyObject* method;
+  PyObject* scheme;
+  PyObject* path;
+  PyObject* raw_path;
+  PyObject* query_string;
+  PyObject* root_path;
+  PyObject* headers;
+  PyObject* client;
+  PyObject* server;
+  PyObject* extensions;
+  PyObject* state;
+  // event keys
+  PyObject* body;
+  PyObject* more_body;
+  PyObject* status;
+  PyObject* trailers;
+  PyObject* more_trailers;
+  PyObject* message;
+  // values
+  PyObject* http;
+  PyObject* https;
+  PyObject* http_request;
+  PyObject* http_disconnect;
+  PyObject* v1_0;
+  PyObject* v1_1;
+  // method names
+  PyObject* receive;
+  PyObject* send;
+  PyObject* add_done_callback;
+  PyObject* set_result;
+  PyObject* done;
+  PyObject* cancelled;
+  PyObject* exception;
+  // the ClientDisconnected exception type (an OSError subclass)
+  PyObject* client_disconnected;
+};
+
+/// Creates everything; false with a Python error set on failure.
+bool init_names();
+/// The names (after init_names()).
+const Names& names() noexcept;
+
+}  // namespace lancet::bridge

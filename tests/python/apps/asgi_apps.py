@@ -1,0 +1,265 @@
+"""ASGI apps for the end-to-end ASGI semantics tests (tests/python/test_asgi_*.py).
+
+``app`` dispatches on the path; every check that happens inside the app (an invalid send event
+raising RuntimeError, send after disconnect raising OSError) is reported in a following valid
+response or stored in REPORTS and fetched with GET /report?KEY.
+"""
+import asyncio
+import sys
+import json
+import os
+
+REPORTS = {}
+
+
+def _jsonable(value):
+    if isinstance(value, bytes):
+        return {"bytes": value.decode("latin-1")}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+async def _respond(send, status=200, body=b"", headers=(), content_type=b"text/plain"):
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", content_type), *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _read_body(receive):
+    chunks = []
+    while True:
+        message = await receive()
+        assert message["type"] == "http.request", message
+        chunks.append(message["body"])
+        if not message.get("more_body", False):
+            return chunks
+
+
+INVALID = {
+    # name: (events sent first, the invalid event)
+    "body_before_start": ([], {"type": "http.response.body", "body": b"x"}),
+    "start_twice": ([{"type": "http.response.start", "status": 200}],
+                    {"type": "http.response.start", "status": 200}),
+    "status_low": ([], {"type": "http.response.start", "status": 99}),
+    "status_1xx": ([], {"type": "http.response.start", "status": 100}),
+    "status_high": ([], {"type": "http.response.start", "status": 600}),
+    "header_name": ([], {"type": "http.response.start", "status": 200,
+                         "headers": [(b"bad name", b"v")]}),
+    "header_value": ([], {"type": "http.response.start", "status": 200,
+                          "headers": [(b"x-a", b"a\r\nb")]}),
+    "unknown_type": ([], {"type": "http.response.nope"}),
+    "trailers_not_announced": ([{"type": "http.response.start", "status": 200}],
+                               {"type": "http.response.trailers", "headers": []}),
+    "relative_pathsend": ([], {"type": "http.response.pathsend", "path": "relative/file"}),
+}
+
+
+async def lifespan(scope, receive, send):
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            scope["state"]["token"] = "from-lifespan"
+            scope["state"]["items"] = []
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            marker = os.environ.get("LANCET_TEST_SHUTDOWN_FILE")
+            if marker:
+                with open(marker, "w") as f:
+                    f.write("shutdown")
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        return await lifespan(scope, receive, send)
+    assert scope["type"] == "http"
+    path = scope["path"]
+    query = scope["query_string"].decode("latin-1")
+
+    if path == "/report":
+        body = json.dumps(REPORTS.get(query)).encode()
+        return await _respond(send, body=body, content_type=b"application/json")
+
+    if path.startswith("/scope"):
+        data = dict(scope)
+        if "state" in data:
+            # a shallow copy per request: mutating it is visible only in this request
+            data["state"] = dict(data["state"])
+            scope["state"]["mutated"] = True
+        body = json.dumps(_jsonable(data)).encode()
+        return await _respond(send, body=body, content_type=b"application/json")
+
+    if path == "/echo":
+        chunks = await _read_body(receive)
+        body = b"".join(chunks)
+        return await _respond(send, body=body,
+                              headers=[(b"x-receive-calls", str(len(chunks)).encode())])
+
+    if path == "/stream":
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")]})
+        for i in range(5):
+            await send({"type": "http.response.body", "body": b"chunk%d\n" % i, "more_body": True})
+            await asyncio.sleep(0)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return
+
+    if path == "/big":
+        size = int(query or "1048576")
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(size).encode())]})
+        piece = b"x" * 65536
+        sent = 0
+        while sent < size:
+            n = min(len(piece), size - sent)
+            sent += n
+            await send({"type": "http.response.body", "body": memoryview(piece)[:n],
+                        "more_body": sent < size})
+        return
+
+    if path == "/head":
+        return await _respond(send, body=b"0123456789",
+                              headers=[(b"content-length", b"10")])
+
+    if path == "/headers":
+        await send({"type": "http.response.start", "status": 201,
+                    "headers": [[b"X-Mixed-Case", b"A"], (b"x-dup", b"1"), (b"x-dup", b"2"),
+                                (bytearray(b"x-bytearray"), memoryview(b"mv"))],
+                    "extra-key": "ignored"})
+        await send({"type": "http.response.body", "body": bytearray(b"done"), "ignored": 1})
+        return
+
+    if path == "/invalid":
+        before, invalid = INVALID[query]
+        for event in before:
+            await send(event)
+        try:
+            await send(invalid)
+        except RuntimeError as exc:
+            text = "RuntimeError: %s" % exc
+        except Exception as exc:  # noqa: BLE001 - report the wrong kind too
+            text = "%s: %s" % (type(exc).__name__, exc)
+        else:
+            text = "no error"
+        if not before:
+            await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": text.encode()})
+        return
+
+    if path == "/after-complete":
+        await _respond(send, body=b"ok")
+        try:
+            await send({"type": "http.response.body", "body": b"more"})
+        except RuntimeError as exc:
+            REPORTS["after-complete"] = "RuntimeError: %s" % exc
+        message = await receive()
+        message2 = await receive()
+        REPORTS["after-complete-receive"] = [message["type"], message2["type"]]
+        return
+
+    if path == "/raise-before":
+        raise ValueError("boom before start")
+
+    if path == "/raise-after":
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"100")]})
+        await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+        raise ValueError("boom after start")
+
+    if path == "/no-response":
+        return
+
+    if path == "/start-only":
+        await send({"type": "http.response.start", "status": 204})
+        return
+
+    if path == "/trailers":
+        await send({"type": "http.response.start", "status": 200, "trailers": True,
+                    "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"with trailers", "more_body": False})
+        await send({"type": "http.response.trailers",
+                    "headers": [(b"x-checksum", b"abc123")], "more_trailers": False})
+        return
+
+    if path == "/pathsend":
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/octet-stream")]})
+        await send({"type": "http.response.pathsend", "path": query})
+        return
+
+    if path == "/disconnect":
+        # Wait for the client to go away, then try to send.
+        key = query
+        await _read_body(receive)
+        message = await asyncio.wait_for(receive(), 10)
+        REPORTS[key + ":receive"] = message["type"]
+        try:
+            await send({"type": "http.response.start", "status": 200})
+        except OSError as exc:
+            REPORTS[key + ":send"] = ["OSError", type(exc).__name__,
+                                      isinstance(exc, OSError)]
+        except Exception as exc:  # noqa: BLE001
+            REPORTS[key + ":send"] = ["other", type(exc).__name__, False]
+        else:
+            REPORTS[key + ":send"] = ["no error", "", False]
+        message = await receive()
+        REPORTS[key + ":receive2"] = message["type"]
+        return
+
+    if path == "/sys":
+        body = json.dumps({"executable": sys.executable, "prefix": sys.prefix}).encode()
+        return await _respond(send, body=body, content_type=b"application/json")
+
+    if path == "/slow":
+        await asyncio.sleep(float(query or "0.5"))
+        return await _respond(send, body=b"slow done")
+
+    return await _respond(send, status=404, body=b"not found")
+
+
+async def failing_startup_app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        await send({"type": "lifespan.startup.failed", "message": "database is on fire"})
+        return
+    await _respond(send, body=b"never")
+
+
+async def raising_startup_app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await receive()
+        raise RuntimeError("startup exploded")
+    await _respond(send, body=b"never")
+
+
+async def no_lifespan_app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        raise RuntimeError("lifespan not supported here")
+    data = {"has_state": "state" in scope}
+    await _respond(send, body=json.dumps(data).encode(), content_type=b"application/json")
+
+
+def make_starlette():
+    """A Starlette app (--factory): streaming through anyio task groups needs a real Task."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, StreamingResponse
+    from starlette.routing import Route
+
+    async def numbers():
+        for i in range(3):
+            yield b"n%d " % i
+            await asyncio.sleep(0.01)
+
+    async def stream(request):
+        return StreamingResponse(numbers())
+
+    async def echo(request):
+        body = await request.body()
+        return JSONResponse({"len": len(body), "path": request.url.path})
+
+    return Starlette(routes=[Route("/stream", stream), Route("/echo", echo, methods=["POST"])])
