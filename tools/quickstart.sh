@@ -1,12 +1,9 @@
 #!/usr/bin/env bash
-# The README's first command: installs what is missing, builds, and runs the main job.
-# Until the server lands (issue: the bridge), the main job is lancet-trace on a sample request
-# stream: what Lancet's protocol core parses from it, and how it answers the smuggling attempt
-# at its end.
+# The README's first command: installs what is missing, builds, installs .venv/bin/lancet and
+# serves the example FastAPI app (examples/app.py) on http://127.0.0.1:8000 until Ctrl+C.
+#   HOST / PORT override the address (default 127.0.0.1:8000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/setup.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
-cmake --build build -j "${JOBS:-2}" --target lancet-trace
-echo "== lancet-trace < examples/requests/pipelined.http"
-build/tools/lancet-trace < examples/requests/pipelined.http
+bash tools/install.sh
+echo "== serving examples.app:app: try  curl http://${HOST:-127.0.0.1}:${PORT:-8000}/items/42?q=hi"
+exec .venv/bin/lancet examples.app:app --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"

@@ -77,8 +77,10 @@ class Config:
 
     def to_native(self) -> Dict[str, Any]:
         """The plain dict the ``_lancet`` extension reads (no app, no logging objects)."""
-        d = dataclasses.asdict(self)
-        d.pop("app")
+        # Not dataclasses.asdict(): it deep-copies every field, the app included (a Starlette app's
+        # State recurses forever under deepcopy).
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "app"}
+        d["forwarded_allow_ips"] = list(self.forwarded_allow_ips)
         d["headers"] = [(str(k), str(v)) for k, v in self.headers]
         d["limit_concurrency"] = int(self.limit_concurrency or 0)
         return d
