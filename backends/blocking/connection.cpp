@@ -1,6 +1,8 @@
 // One connection of the blocking backend. See connection.hpp for the theory of operation.
 #include "backends/blocking/connection.hpp"
 
+#include "protocol/asgi/proxy.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -394,7 +396,7 @@ asgi::HttpScope Connection::make_scope(const http1::RequestHead& head) const {
   info.server = local_;
   info.root_path = core_.config.root_path;
   asgi::HttpScope scope = asgi::make_http_scope(head, info);
-  if (core_.config.proxy_headers) core_.apply_proxy_headers(scope, peer_);
+  if (core_.config.proxy_headers) asgi::apply_proxy_headers(scope, core_.config.forwarded_allow_ips);
   return scope;
 }
 

@@ -45,10 +45,6 @@ class Core {
   std::size_t active() const noexcept { return active_.load(); }
   /// Readiness as the ready probe reports it.
   classify::Readiness readiness() const noexcept;
-  /// --proxy-headers: when the peer is trusted (forwarded_allow_ips has "*" or its IP), takes
-  /// the scheme from X-Forwarded-Proto and the client from X-Forwarded-For, as uvicorn 0.17's
-  /// ProxyHeadersMiddleware does.
-  void apply_proxy_headers(asgi::HttpScope& scope, const std::optional<asgi::Address>& peer) const;
   /// Wakes the listener thread (a connection ended, or shutdown began).
   void wake_listener() const noexcept;
 
