@@ -1,4 +1,5 @@
-// Socket-level tests of the blocking backend: real loopback sockets (127.0.0.1, port 0), a fake
+// Backend conformance: socket-level tests of the compiled-in backend (every backend passes the same
+// suite; CI builds each): real loopback sockets (127.0.0.1, port 0), a fake
 // app on its own thread implementing AppPort, every wait bounded.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -356,9 +357,9 @@ std::string post(const std::string& path, const std::string& body) {
 
 // ---- tests -----------------------------------------------------------------------------------
 
-TEST(BlockingServer, SimpleGetIsAnsweredByTheApp) {
+TEST(BackendServer, SimpleGetIsAnsweredByTheApp) {
   Harness h(echo_app());
-  EXPECT_STREQ(h.server->name(), "blocking");
+  EXPECT_STREQ(h.server->name(), LANCET_BACKEND_NAME);
   Client c = h.client();
   c.send(get("/hello%20world?x=1"));
   auto r = c.read_response();
@@ -377,7 +378,7 @@ TEST(BlockingServer, SimpleGetIsAnsweredByTheApp) {
   EXPECT_EQ(started[0].scope.server->port, h.port);
 }
 
-TEST(BlockingServer, KeepAliveServesSeveralRequestsOnOneSocket) {
+TEST(BackendServer, KeepAliveServesSeveralRequestsOnOneSocket) {
   Harness h(echo_app());
   Client c = h.client();
   for (int i = 0; i < 3; ++i) {
@@ -390,7 +391,7 @@ TEST(BlockingServer, KeepAliveServesSeveralRequestsOnOneSocket) {
   EXPECT_EQ(h.app.started().size(), 3u);
 }
 
-TEST(BlockingServer, PipelinedRequestsAreAnsweredInOrder) {
+TEST(BackendServer, PipelinedRequestsAreAnsweredInOrder) {
   Harness h(echo_app());
   Client c = h.client();
   c.send(get("/first") + post("/second", "payload"));
@@ -402,7 +403,7 @@ TEST(BlockingServer, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_EQ(b->body, "payload");
 }
 
-TEST(BlockingServer, ChunkedRequestBodyReachesTheAppDechunked) {
+TEST(BackendServer, ChunkedRequestBodyReachesTheAppDechunked) {
   Harness h(echo_app());
   Client c = h.client();
   c.send("POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -412,7 +413,7 @@ TEST(BlockingServer, ChunkedRequestBodyReachesTheAppDechunked) {
   EXPECT_EQ(r->body, "hello world");
 }
 
-TEST(BlockingServer, LargeBodyIsPostedWithinTheBodyWindow) {
+TEST(BackendServer, LargeBodyIsPostedWithinTheBodyWindow) {
   ServerConfig config = loopback_config();
   config.body_window = 16 * 1024;
   std::size_t max_ahead = 0;  // written on the app thread, read after it stopped
@@ -431,7 +432,7 @@ TEST(BlockingServer, LargeBodyIsPostedWithinTheBodyWindow) {
   EXPECT_GE(h.app.count<BodyReceived>(), body.size() / config.body_window);
 }
 
-TEST(BlockingServer, ResponseBackpressurePostsDrainedOnceTheClientReads) {
+TEST(BackendServer, ResponseBackpressurePostsDrainedOnceTheClientReads) {
   constexpr std::size_t kSize = 8 * 1024 * 1024;
   std::atomic<ExchangeFlow*> flow{nullptr};
   Harness h([&](FakeApp& app, Inbound& m) {
@@ -452,7 +453,7 @@ TEST(BlockingServer, ResponseBackpressurePostsDrainedOnceTheClientReads) {
   EXPECT_TRUE(h.app.wait_count<Drained>(1));
 }
 
-TEST(BlockingServer, BodyOfAHeadResponseIsDroppedAndReleasedAtOnce) {
+TEST(BackendServer, BodyOfAHeadResponseIsDroppedAndReleasedAtOnce) {
   std::atomic<ExchangeFlow*> flow{nullptr};
   Harness h([&](FakeApp& app, Inbound& m) {
     if (auto* r = std::get_if<RequestStarted>(&m)) {
@@ -473,7 +474,7 @@ TEST(BlockingServer, BodyOfAHeadResponseIsDroppedAndReleasedAtOnce) {
   EXPECT_EQ(next->status, 200);
 }
 
-TEST(BlockingServer, ProbesAreAnsweredWithoutTheApp) {
+TEST(BackendServer, ProbesAreAnsweredWithoutTheApp) {
   Harness h(echo_app());
   Client c = h.client();
   c.send(get("/_health/alive"));
@@ -493,7 +494,7 @@ TEST(BlockingServer, ProbesAreAnsweredWithoutTheApp) {
   EXPECT_EQ(h.app.started().size(), 0u);
 }
 
-TEST(BlockingServer, LimitConcurrencyAnswers503WithoutPostingToTheApp) {
+TEST(BackendServer, LimitConcurrencyAnswers503WithoutPostingToTheApp) {
   ServerConfig config = loopback_config();
   config.limit_concurrency = 1;
   Harness h(silent_app(), config);
@@ -516,7 +517,7 @@ TEST(BlockingServer, LimitConcurrencyAnswers503WithoutPostingToTheApp) {
   EXPECT_EQ(h.server->active_exchanges(), 0u);
 }
 
-TEST(BlockingServer, MalformedRequestGets400AndTheConnectionCloses) {
+TEST(BackendServer, MalformedRequestGets400AndTheConnectionCloses) {
   Harness h(echo_app());
   Client c = h.client();
   c.send("GET / HTTP/1.1\r\nHost: t\r\nBad Header: x\r\n\r\n");
@@ -528,7 +529,7 @@ TEST(BlockingServer, MalformedRequestGets400AndTheConnectionCloses) {
   EXPECT_EQ(h.app.started().size(), 0u);
 }
 
-TEST(BlockingServer, SlowlorisHeadGets408WithinTheHeaderTimeout) {
+TEST(BackendServer, SlowlorisHeadGets408WithinTheHeaderTimeout) {
   ServerConfig config = loopback_config();
   config.timeout_header = 0.5;
   Harness h(echo_app(), config);
@@ -542,7 +543,7 @@ TEST(BlockingServer, SlowlorisHeadGets408WithinTheHeaderTimeout) {
   EXPECT_TRUE(c.closed_within(2s));
 }
 
-TEST(BlockingServer, IdleKeepAliveConnectionIsClosedQuietly) {
+TEST(BackendServer, IdleKeepAliveConnectionIsClosedQuietly) {
   ServerConfig config = loopback_config();
   config.timeout_keep_alive = 0.3;
   Harness h(echo_app(), config);
@@ -554,7 +555,7 @@ TEST(BlockingServer, IdleKeepAliveConnectionIsClosedQuietly) {
   EXPECT_GE(Clock::now() - done, 250ms);
 }
 
-TEST(BlockingServer, ClientDisconnectMidBodyPostsClientGoneOnce) {
+TEST(BackendServer, ClientDisconnectMidBodyPostsClientGoneOnce) {
   Harness h(silent_app());  // never reads the body: the 64 KiB window fills, reading pauses
   Client c = h.client();
   // 96 KiB: more than the window, little enough that the FIN is not stuck behind bytes the
@@ -571,7 +572,7 @@ TEST(BlockingServer, ClientDisconnectMidBodyPostsClientGoneOnce) {
   h.server->submit(h.app.started()[0].id, {});
 }
 
-TEST(BlockingServer, ClientResetWhileTheWindowIsFullPostsClientGone) {
+TEST(BackendServer, ClientResetWhileTheWindowIsFullPostsClientGone) {
   Harness h(silent_app());
   Client c = h.client();
   c.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\n" +
@@ -584,7 +585,7 @@ TEST(BlockingServer, ClientResetWhileTheWindowIsFullPostsClientGone) {
   EXPECT_EQ(h.server->active_exchanges(), 0u);
 }
 
-TEST(BlockingServer, ExpectContinueIsAnsweredOnTheFirstBodyConsumed) {
+TEST(BackendServer, ExpectContinueIsAnsweredOnTheFirstBodyConsumed) {
   Harness h(echo_app());
   Client c = h.client();
   c.send("POST /e HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
@@ -601,7 +602,7 @@ TEST(BlockingServer, ExpectContinueIsAnsweredOnTheFirstBodyConsumed) {
   EXPECT_EQ(r->body, "hello");
 }
 
-TEST(BlockingServer, TrustedProxyHeadersSetClientAndScheme) {
+TEST(BackendServer, TrustedProxyHeadersSetClientAndScheme) {
   Harness h(echo_app());
   Client c = h.client();
   c.send(get("/", "X-Forwarded-For: 203.0.113.7, 10.0.0.1\r\nX-Forwarded-Proto: https\r\n"));
@@ -614,7 +615,7 @@ TEST(BlockingServer, TrustedProxyHeadersSetClientAndScheme) {
   EXPECT_EQ(started[0].scope.client->port, 0);
 }
 
-TEST(BlockingServer, GracefulShutdownFinishesInFlightWithConnectionClose) {
+TEST(BackendServer, GracefulShutdownFinishesInFlightWithConnectionClose) {
   Harness h(silent_app());
   Client busy = h.client();
   Client idle = h.client();
@@ -642,7 +643,7 @@ TEST(BlockingServer, GracefulShutdownFinishesInFlightWithConnectionClose) {
   EXPECT_EQ(h.server->active_exchanges(), 0u);
 }
 
-TEST(BlockingServer, ShutdownAbortsWhatIsLeftAfterTheTimeout) {
+TEST(BackendServer, ShutdownAbortsWhatIsLeftAfterTheTimeout) {
   Harness h(silent_app());
   Client busy = h.client();
   busy.send(get("/never"));
@@ -655,7 +656,7 @@ TEST(BlockingServer, ShutdownAbortsWhatIsLeftAfterTheTimeout) {
   EXPECT_TRUE(busy.closed_within(1s));
 }
 
-TEST(BlockingServer, SendFileStreamsTheFileThenEndsTheResponse) {
+TEST(BackendServer, SendFileStreamsTheFileThenEndsTheResponse) {
   char path[] = "/tmp/lancet-file-XXXXXX";
   const int fd = mkstemp(path);
   ASSERT_GE(fd, 0);
@@ -681,7 +682,7 @@ TEST(BlockingServer, SendFileStreamsTheFileThenEndsTheResponse) {
   unlink(path);
 }
 
-TEST(BlockingServer, AbortClosesTheConnectionMidResponse) {
+TEST(BackendServer, AbortClosesTheConnectionMidResponse) {
   Harness h([](FakeApp& app, Inbound& m) {
     if (auto* r = std::get_if<RequestStarted>(&m)) {
       std::vector<Outbound> ops;
@@ -699,7 +700,7 @@ TEST(BlockingServer, AbortClosesTheConnectionMidResponse) {
   EXPECT_EQ(h.app.count<ClientGone>(), 0u);
 }
 
-TEST(BlockingServer, ConnectionsOverMaxConnectionsWaitInTheBacklog) {
+TEST(BackendServer, ConnectionsOverMaxConnectionsWaitInTheBacklog) {
   ServerConfig config = loopback_config();
   config.max_connections = 1;
   Harness h(echo_app(), config);
@@ -716,7 +717,7 @@ TEST(BlockingServer, ConnectionsOverMaxConnectionsWaitInTheBacklog) {
   EXPECT_EQ(r->header("x-path"), "/two");
 }
 
-TEST(BlockingServer, AddressInUseIsAOneLineStartError) {
+TEST(BackendServer, AddressInUseIsAOneLineStartError) {
   Harness h(echo_app());
   ServerConfig config = loopback_config();
   config.port = h.port;
@@ -729,7 +730,7 @@ TEST(BlockingServer, AddressInUseIsAOneLineStartError) {
   EXPECT_EQ(second.error.message.find('\n'), std::string::npos);
 }
 
-TEST(BlockingServer, ServesOnAUnixSocket) {
+TEST(BackendServer, ServesOnAUnixSocket) {
   char dir[] = "/tmp/lancet-uds-XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
   const std::string path = std::string(dir) + "/s.sock";
