@@ -42,7 +42,8 @@ from typing import Dict, List, Optional
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PYTHON_DIR = REPO / "python"
+# LANCET_PYTHONPATH points the tests at another build of the package (e.g. one per backend).
+PYTHON_DIR = Path(os.environ.get("LANCET_PYTHONPATH") or (REPO / "python"))
 APPS_DIR = Path(__file__).resolve().parent / "apps"
 SYSTEM_PYTHON = "/usr/bin/python3"
 

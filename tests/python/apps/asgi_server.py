@@ -23,7 +23,7 @@ class LancetProcess:
         self.command = command or [PYTHON, "-m", "lancet"]
         self.args = list(args)
         self.env = dict(os.environ)
-        self.env["PYTHONPATH"] = os.path.join(REPO, "python")
+        self.env["PYTHONPATH"] = os.environ.get("LANCET_PYTHONPATH") or os.path.join(REPO, "python")
         self.env.pop("VIRTUAL_ENV", None)
         if env:
             self.env.update(env)
