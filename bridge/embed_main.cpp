@@ -38,6 +38,9 @@ int main(int argc, char** argv) {
       (venv != nullptr && *venv != '\0') ? std::string(venv) + "/bin/python" : "/usr/bin/python3";
   PyConfig config;
   PyConfig_InitPythonConfig(&config);
+  // The arguments are lancet's, not python's: CPython must not parse them (with parse_argv on,
+  // `lancet-embed --version` is taken for `python --version` and initialisation fails).
+  config.parse_argv = 0;
   PyStatus status = PyConfig_SetBytesString(&config, &config.executable, executable.c_str());
   if (PyStatus_Exception(status)) {
     PyConfig_Clear(&config);
