@@ -235,7 +235,10 @@ RequestParser::Step RequestParser::map_llhttp_error(llhttp_errno_t err, std::str
   // A callback of ours refused: llhttp reports HPE_USER or HPE_CB_<name>; ours is in error_.
   if (callback_failed_) return fail(error_, consumed);
   // llhttp stopped on a LF that no CR preceded: the same shape our scan reports as bare_lf.
-  if (phase_ != Phase::body && !rest.empty() && rest.front() == '\n' && scan_prev_ != '\r') {
+  // Not for version errors: llhttp judges the version lazily, on the byte after it or at the end
+  // of the input, so where it stops there depends on how the input was split.
+  if (err != HPE_INVALID_VERSION && phase_ != Phase::body && !rest.empty() &&
+      rest.front() == '\n' && scan_prev_ != '\r') {
     return fail(make_remote_error(Errc::bare_lf, "LF without CR in request head"), consumed);
   }
   switch (err) {

@@ -434,3 +434,26 @@ TEST(Http1ServerConnection, UnknownMethodIsJudgedTheSameHoweverSplit) {
 
 }  // namespace
 }  // namespace lancet::http1
+
+namespace lancet::http1 {
+namespace {
+
+// Regression (found by the CI fuzz run): llhttp judges a version on the byte after it, or at
+// the end of the input; the error must not depend on where the input was cut.
+TEST(Http1ServerConnection, VersionErrorIsTheSameHoweverSplit) {
+  const std::string request = "GET / HTTP/0.1\nX: y\r\n\r\n";
+  for (std::size_t cut = 0; cut <= request.size(); ++cut) {
+    ServerConnection conn;
+    conn.receive_data(request.substr(0, cut));
+    auto ev = conn.next_event();
+    if (ev) {
+      conn.receive_data(request.substr(cut));
+      ev = conn.next_event();
+    }
+    ASSERT_FALSE(ev) << cut;
+    EXPECT_EQ(ev.error().code, Errc::unsupported_version) << cut;
+  }
+}
+
+}  // namespace
+}  // namespace lancet::http1
