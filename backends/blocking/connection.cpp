@@ -14,7 +14,7 @@
 #include <string_view>
 #include <variant>
 
-#include "backends/blocking/listener.hpp"
+#include "backends/common/listener.hpp"
 #include "protocol/classify/classify.hpp"
 #include "protocol/http1/date.hpp"
 
@@ -62,8 +62,8 @@ void Connection::run() noexcept {
 }
 
 void Connection::serve() {
-  peer_ = socket_address(fd_, true);
-  local_ = socket_address(fd_, false);
+  peer_ = common::socket_address(fd_, true);
+  local_ = common::socket_address(fd_, false);
   read_buf_.resize(kReadChunk);
   opened_ = idle_since_ = head_since_ = Clock::now();
   while (closing_ != Closing::now) {

@@ -31,7 +31,7 @@
 #include <thread>
 
 #include "backends/blocking/connection.hpp"
-#include "backends/blocking/listener.hpp"
+#include "backends/common/listener.hpp"
 #include "backends/server.hpp"
 
 namespace lancet::backend {
@@ -40,7 +40,7 @@ namespace {
 
 class BlockingServer final : public Server {
  public:
-  BlockingServer(const ServerConfig& config, AppPort& app, Listener listener, int wake_fd)
+  BlockingServer(const ServerConfig& config, AppPort& app, common::Listener listener, int wake_fd)
       : wake_fd_(wake_fd),
         core_(config, app, wake_fd),
         listener_(std::move(listener)),
@@ -189,7 +189,7 @@ class BlockingServer final : public Server {
 
   int wake_fd_;
   Core core_;
-  Listener listener_;
+  common::Listener listener_;
   const std::string address_;
   std::mutex listen_mu_;  // guards listener_.fd between shutdown() and the listener's close
   std::thread listener_thread_;
@@ -202,7 +202,7 @@ class BlockingServer final : public Server {
 }  // namespace blocking
 
 StartResult make_server(const ServerConfig& config, AppPort& app) {
-  blocking::ListenResult listened = blocking::open_listener(config);
+  common::ListenResult listened = common::open_listener(config);
   if (listened.listener.fd < 0) return StartResult{nullptr, std::move(listened.error)};
   const int wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd < 0) {

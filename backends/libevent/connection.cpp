@@ -44,8 +44,8 @@ Connection::~Connection() {
 }
 
 bool Connection::start() {
-  peer_ = blocking::socket_address(fd_, true);
-  local_ = blocking::socket_address(fd_, false);
+  peer_ = common::socket_address(fd_, true);
+  local_ = common::socket_address(fd_, false);
   opened_ = idle_since_ = head_since_ = Clock::now();
   io_ev_ = event_new(core_.base(), fd_, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
                      &Connection::on_io, this);

@@ -40,7 +40,7 @@ Core::~Core() {
   if (base_ != nullptr) event_base_free(base_);
 }
 
-std::optional<StartError> Core::open(blocking::Listener listener) {
+std::optional<StartError> Core::open(common::Listener listener) {
   listen_fd_ = listener.fd;
   unix_path_ = listener.unix_path;
   base_ = event_base_new();
@@ -50,7 +50,7 @@ std::optional<StartError> Core::open(blocking::Listener listener) {
   wake_ev_ = event_new(base_, wake_fd_, EV_READ | EV_PERSIST, &Core::on_wake, this);
   abort_ev_ = evtimer_new(base_, &Core::on_abort, this);
   retry_ev_ = evtimer_new(base_, &Core::on_accept_retry, this);
-  // backlog 0: the socket listens already (blocking::open_listener); accepted sockets come
+  // backlog 0: the socket listens already (common::open_listener); accepted sockets come
   // non-blocking and close-on-exec.
   listener_ = evconnlistener_new(base_, &Core::on_accept, this,
                                  LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, listen_fd_);

@@ -48,7 +48,7 @@
 #include <utility>
 #include <vector>
 
-#include "backends/blocking/listener.hpp"
+#include "backends/common/listener.hpp"
 #include "backends/port.hpp"
 #include "backends/server.hpp"
 #include "protocol/classify/probe_response.hpp"
@@ -69,7 +69,7 @@ class Core {
 
   /// Creates the event base, the wake-up and the listener over `listener` (owned from now on,
   /// also on failure). Returns the error (one line) when libevent or eventfd fails.
-  std::optional<StartError> open(blocking::Listener listener);
+  std::optional<StartError> open(common::Listener listener);
   /// The I/O thread's body: runs the loop until shutdown has drained every connection.
   void run() noexcept;
 

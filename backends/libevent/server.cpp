@@ -7,7 +7,7 @@
 #include <system_error>
 #include <thread>
 
-#include "backends/blocking/listener.hpp"
+#include "backends/common/listener.hpp"
 #include "backends/libevent/core.hpp"
 #include "backends/server.hpp"
 
@@ -25,7 +25,7 @@ class LibeventServer final : public Server {
     join();
   }
 
-  std::optional<StartError> start(blocking::Listener listener) {
+  std::optional<StartError> start(common::Listener listener) {
     if (auto error = core_.open(std::move(listener))) return error;
     try {
       thread_ = std::thread([this] { core_.run(); });
@@ -65,7 +65,7 @@ class LibeventServer final : public Server {
 }  // namespace libevent
 
 StartResult make_server(const ServerConfig& config, AppPort& app) {
-  blocking::ListenResult listened = blocking::open_listener(config);
+  common::ListenResult listened = common::open_listener(config);
   if (listened.listener.fd < 0) return StartResult{nullptr, std::move(listened.error)};
   auto server =
       std::make_unique<libevent::LibeventServer>(config, app, listened.listener.address);

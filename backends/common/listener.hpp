@@ -11,7 +11,7 @@
 #include "backends/server.hpp"
 #include "protocol/asgi/scope.hpp"
 
-namespace lancet::backend::blocking {
+namespace lancet::backend::common {
 
 /// A listening socket, non-blocking and close-on-exec, owned by the server.
 struct Listener {
@@ -38,4 +38,4 @@ ListenResult open_listener(const ServerConfig& config);
 /// (host, port); none for Unix sockets or on error.
 std::optional<asgi::Address> socket_address(int fd, bool peer);
 
-}  // namespace lancet::backend::blocking
+}  // namespace lancet::backend::common

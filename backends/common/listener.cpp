@@ -1,5 +1,5 @@
 // Listening sockets and socket addresses. See listener.hpp.
-#include "backends/blocking/listener.hpp"
+#include "backends/common/listener.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace lancet::backend::blocking {
+namespace lancet::backend::common {
 namespace {
 
 std::string errno_text(int err) {
@@ -178,4 +178,4 @@ std::optional<asgi::Address> socket_address(int fd, bool peer) {
   return std::nullopt;
 }
 
-}  // namespace lancet::backend::blocking
+}  // namespace lancet::backend::common

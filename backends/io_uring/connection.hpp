@@ -1,0 +1,209 @@
+// One client connection of the io_uring backend: the protocol side of the echo-server shape.
+//
+// Layer: backends/io_uring. Drives protocol/http1 (framing, parsing, error responses),
+// protocol/classify (probes) and protocol/asgi (the scope); knows no HTTP itself and no
+// io_uring either: the loop (server.cpp) owns the ring, posts the operations this connection
+// asks for and calls back on their completion.
+//
+// Theory of operation (the blocking backend's connection.hpp, made completion-driven)
+//   Threads. Everything here runs on the I/O thread. The app thread reaches a connection only
+//   through the loop's inbox (server.cpp), which hands ops and body credit over with
+//   add_ops() / add_credit().
+//
+//   The loop calls on_recv / on_send / on_hup with each completion, on_timer when the
+//   connection's deadline() passes, and then step() once per loop turn for every connection
+//   touched in that turn. step() is the blocking backend's loop body:
+//     refresh Date; graceful shutdown; the inbox (credit first: the first credit sends 100
+//     Continue; then Outbound ops of the current exchange in order); parse (probes and 503s
+//     answered natively, other heads become RequestStarted); post body within the window;
+//     start the next cycle when both sides are done (pipelined requests are parsed next).
+//   Messages for the app go to Shared::outbox, posted once per loop turn.
+//
+//   One send in flight. http1's pending_output() views are only valid until the next send*()
+//   or consume_output(), so while a sendmsg is in flight the connection touches no output:
+//   step() leaves the inbox and the parser alone until on_send() reports the bytes written.
+//
+//   Request body flow: as blocking: parsed body waits in Exchange::pending and goes to the app
+//   while posted - consumed < body_window; no recv is posted while the window is full, so TCP
+//   pushes back on the client. A POLLRDHUP poll is posted instead while the app owns the
+//   exchange, so a client leaving with the window full is still seen (ClientGone).
+//
+//   Endings: as blocking. A connection closing after an answer (error, Abort, Connection:
+//   close) lingers: SHUT_WR, then recv and drop for up to kLingerTime, so the client reads our
+//   last response before any reset.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "backends/port.hpp"
+#include "backends/server.hpp"
+#include "protocol/asgi/scope.hpp"
+#include "protocol/classify/probe_response.hpp"
+#include "protocol/http1/connection.hpp"
+
+namespace lancet::backend::io_uring {
+
+using Clock = std::chrono::steady_clock;
+
+class Connection;
+
+/// Server-wide state. The atomics are written by the app thread (Server methods); the rest
+/// belongs to the I/O thread.
+struct Shared {
+  Shared(const ServerConfig& cfg, AppPort& port) : config(cfg), app(port) {}
+
+  const ServerConfig config;
+  AppPort& app;
+  std::atomic<bool> ready{false};
+  std::atomic<bool> draining{false};
+  std::atomic<std::int64_t> abort_at_ns{INT64_MAX};  ///< steady clock; abort everything after
+  std::atomic<std::size_t> active{0};                ///< exchanges with the app
+
+  // I/O thread only
+  std::vector<Inbound> outbox;  ///< posted to the app once per loop turn
+  std::unordered_map<ExchangeId, Connection*> exchanges;
+  ExchangeId next_id = 1;
+  bool drain_seen = false;  ///< the loop saw `draining` (connections check this copy)
+
+  /// Registers an exchange; 0 when limit_concurrency is reached.
+  ExchangeId begin_exchange(Connection* conn);
+  /// Unregisters `id` (idempotent): later ops for it are dropped.
+  void end_exchange(ExchangeId id);
+  classify::Readiness readiness() const noexcept;
+};
+
+class Connection {
+ public:
+  /// Takes ownership of the connected socket `fd` (closed by the loop, not here).
+  Connection(Shared& shared, int fd);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  static constexpr std::uint64_t kMaxDiscardBytes = 1024 * 1024;
+  static constexpr std::size_t kReadChunk = 64 * 1024;
+  static constexpr std::size_t kMaxIov = 64;
+
+  // ---- completions and inputs (I/O thread); none of these throw ------------------------------
+  void on_recv(int res) noexcept;
+  void on_send(int res) noexcept;
+  void on_hup(int res) noexcept;
+  void on_timer(Clock::time_point now) noexcept;
+  void add_ops(ExchangeId id, std::vector<Outbound>&& ops);
+  void add_credit(ExchangeId id, std::size_t bytes);
+  /// Runs the protocol as far as it goes (see the file comment). Never throws: a failure
+  /// closes the connection.
+  void step(Clock::time_point now) noexcept;
+  /// Ends the connection now: ClientGone if the app still owns the exchange. Idempotent.
+  void abort() noexcept;
+
+  // ---- what the loop should post next ----------------------------------------------------------
+  bool closed() const noexcept { return closing_ == Closing::now; }
+  bool wants_recv() const noexcept;
+  bool wants_send() const noexcept;
+  bool wants_hup_poll() const noexcept;
+  /// The buffer a recv fills.
+  char* recv_buffer() noexcept { return read_buf_.data(); }
+  /// Builds the msghdr for a sendmsg of pending output (valid until on_send()).
+  msghdr* prepare_send() noexcept;
+  /// When on_timer() should run next, if ever.
+  std::optional<Clock::time_point> deadline() const noexcept;
+
+  const int fd;
+  // ---- loop bookkeeping (server.cpp) ---------------------------------------------------------
+  bool recv_inflight = false;
+  bool send_inflight = false;
+  bool poll_inflight = false;
+  bool cancel_sent = false;
+  bool dirty = false;
+
+ private:
+  enum class Closing : std::uint8_t { no, after_flush, lingering, now };
+
+  /// The current request cycle. Reset by advance_cycle().
+  struct Exchange {
+    ExchangeId id = 0;           ///< 0: no exchange with the app (idle, probe, 503)
+    bool in_request = false;     ///< a request head arrived in this cycle
+    bool ended = false;          ///< the app side is done with it (End, Abort, gone)
+    bool expects_continue = false;
+    bool continue_sent = false;
+    bool body_complete = false;  ///< EndOfMessage seen
+    bool last_posted = false;    ///< BodyReceived with more_body=false posted
+    std::uint64_t posted = 0;
+    std::uint64_t consumed = 0;
+    std::uint64_t discarded = 0;
+    std::string pending;         ///< parsed body not yet posted (window full)
+    std::shared_ptr<ExchangeFlow> flow;
+    bool with_app() const noexcept { return id != 0 && !ended; }
+  };
+  /// Response bytes of one exchange still in the output queue (for Drained).
+  struct Outflow {
+    ExchangeId id = 0;
+    std::shared_ptr<ExchangeFlow> flow;
+    std::size_t app_unsent = 0;
+    bool armed = false;  ///< unsent_bytes was seen at or above kSendHighWater
+  };
+
+  void run(Clock::time_point now);
+  void refresh_date();
+  void check_drain();
+  void take_inbox();
+  void apply(Outbound& op);
+  void apply_head(SendHead& head);
+  void apply_data(SendData& data);
+  void start_file(const std::string& path);
+  void refill_file();
+  void pump_events();
+  void on_head(const http1::RequestHead& head);
+  void on_data(std::string_view bytes);
+  void answer_probe(classify::ProbeKind kind, bool head_request);
+  asgi::HttpScope make_scope(const http1::RequestHead& head) const;
+  void post_body();
+  bool advance_cycle(Clock::time_point now);
+  void account_written(std::size_t n);
+  void release(Outflow& flow, std::size_t n);
+  void end_exchange(bool client_gone);
+  void app_finished();
+  void local_failure();
+  bool window_open() const noexcept;
+
+  Shared& shared_;
+  http1::ServerConnection conn_;
+  std::optional<asgi::Address> peer_;
+  std::optional<asgi::Address> local_;
+  Exchange ex_;
+  std::deque<Outflow> outflows_;
+  std::vector<std::pair<ExchangeId, Outbound>> ops_in_;
+  std::vector<std::pair<ExchangeId, std::size_t>> credit_in_;
+  std::string read_buf_;
+  std::array<iovec, kMaxIov> iov_{};
+  msghdr msg_{};
+  Closing closing_ = Closing::no;
+  bool eof_seen_ = false;
+  bool hup_seen_ = false;      // the POLLRDHUP poll fired
+  bool drain_seen_ = false;
+  bool fresh_ = true;          // no request finished yet on this connection
+  bool head_started_ = false;  // bytes of the next request head arrived
+  Clock::time_point opened_;
+  Clock::time_point idle_since_;
+  Clock::time_point head_since_;
+  Clock::time_point linger_until_;
+  std::uint64_t lingered_ = 0;
+  std::int64_t date_second_ = -1;
+  int file_fd_ = -1;
+};
+
+}  // namespace lancet::backend::io_uring

@@ -1,0 +1,484 @@
+// The io_uring backend's Server: one I/O thread, one ring, every connection on it.
+//
+// Layer: backends/io_uring. Implements backends/server.hpp (make_server) and the ServerPort.
+// Shaped like the liburing echo server: on_accept, on_recv, on_send, on_timer, close.
+//
+// Theory of operation
+//   Ring setup (on the I/O thread, which is the ring's only submitter):
+//   IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN (6.1+: completions are run only
+//   when this thread waits for them, in one batch, with no interrupting task work); if the
+//   kernel refuses those flags (-EINVAL), IORING_SETUP_COOP_TASKRUN (5.19+: task work is not
+//   forced with an IPI, it runs on our next io_uring_enter anyway); else no flags. EPERM/ENOSYS
+//   (seccomp, kernel.io_uring_disabled) fail make_server() with one line naming the fix.
+//
+//   Operations, one of each kind at most per connection:
+//     accept   multishot on the listening socket; cancelled while at max_connections (clients
+//              then wait in the kernel's backlog, as with the blocking backend) and on drain;
+//     recv     one-shot into the connection's 64 KiB buffer, posted only while the request
+//              body window has room (correctness first: no provided-buffer ring yet, so
+//              flow control is simply "no recv posted");
+//     sendmsg  iovecs straight from http1's pending_output() (bodies are not copied), one in
+//              flight; consume_output(res) on completion;
+//     poll     POLLRDHUP while the app owns an exchange and no recv is posted (window full);
+//     read     of the wake-up eventfd, re-posted on each completion.
+//   Completion context (user_data), documented here once:
+//       user_data = (uintptr_t)Connection* | Op        (Connection is 8-byte aligned)
+//   with Op in the low 3 bits; the pointer is null for accept, wake and cancel. A connection is
+//   freed only when none of its recv/send/poll is in flight, so every tagged pointer is live
+//   when its completion arrives. Cancel completions carry no pointer and are ignored.
+//
+//   One loop turn: take the app inbox (ops, body credit) -> graceful shutdown / abort
+//   deadline -> timers due -> step() every connection touched this turn (connection.hpp) ->
+//   post the turn's messages to the app in one batch -> arm accept -> one
+//   io_uring_submit_and_wait_timeout() (submits everything queued, waits for one completion
+//   or the nearest deadline) -> handle all completions.
+//
+//   Timers: the loop computes them. Each connection reports its deadline (header 408,
+//   keep-alive idle, lingering close); the nearest one, the shutdown abort deadline and an
+//   accept retry bound the wait (at most 1 s); all connections are scanned when the nearest
+//   deadline passes.
+//
+//   Cross-thread: submit() / body_consumed() append to an inbox under `mu_` and write the
+//   eventfd at most once per loop turn (`wake_pending_`); the ring's read of that eventfd
+//   completes and the loop takes the inbox. shutdown() marks draining, shuts the listening
+//   socket (new connections are refused at once) and wakes the loop; join() waits for the
+//   I/O thread, which ends once draining and every connection is closed.
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "backends/common/listener.hpp"  // open_listener(): same sockets, same StartError lines
+#include "backends/io_uring/connection.hpp"
+#include "backends/server.hpp"
+
+namespace lancet::backend {
+namespace io_uring {
+namespace {
+
+constexpr unsigned kRingEntries = 512;
+constexpr auto kMaxWait = std::chrono::seconds(1);
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
+
+enum class Op : std::uint64_t { accept = 1, wake = 2, cancel = 3, recv = 4, send = 5, hup = 6 };
+constexpr std::uint64_t kOpMask = 7;
+static_assert(alignof(Connection) >= 8, "the low 3 bits of user_data hold the Op");
+
+std::uint64_t tag(Connection* conn, Op op) {
+  return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(conn)) |
+         static_cast<std::uint64_t>(op);
+}
+
+class UringServer final : public Server {
+ public:
+  UringServer(const ServerConfig& config, AppPort& app, common::Listener listener, int wake_fd)
+      : shared_(config, app),
+        listener_(std::move(listener)),
+        address_(listener_.address),
+        wake_fd_(wake_fd) {}
+
+  ~UringServer() override {
+    if (!shared_.draining.load()) shutdown(0);
+    join();
+    if (listener_.fd >= 0) close(listener_.fd);  // the I/O thread never ran
+    close(wake_fd_);
+  }
+
+  /// Starts the I/O thread and waits for its ring; a non-empty message on failure.
+  StartError start() {
+    try {
+      thread_ = std::thread([this] { thread_main(); });
+    } catch (const std::system_error& e) {
+      return StartError{e.code().value(), "cannot start the io_uring I/O thread"};
+    }
+    const int rc = ring_result_.get_future().get();
+    if (rc == 0) return {};
+    thread_.join();
+    const int err = -rc;
+    if (err == EPERM || err == ENOSYS || err == EACCES) {
+      return StartError{err, std::string("io_uring is not available here (") +
+                                 std::strerror(err) +
+                                 "): rebuild with -DLANCET_BACKEND=libevent or blocking, or allow "
+                                 "io_uring (Docker: --security-opt seccomp=unconfined)"};
+    }
+    return StartError{err, "[Errno " + std::to_string(err) + "] cannot set up io_uring: " +
+                               std::strerror(err)};
+  }
+
+  // ---- ServerPort (app thread) ---------------------------------------------------------------
+  void submit(ExchangeId id, std::vector<Outbound>&& ops) override {
+    {
+      std::lock_guard lock(mu_);
+      ops_in_.emplace_back(id, std::move(ops));
+    }
+    wake();
+  }
+  void body_consumed(ExchangeId id, std::size_t bytes) override {
+    {
+      std::lock_guard lock(mu_);
+      credit_in_.emplace_back(id, bytes);
+    }
+    wake();
+  }
+
+  // ---- Server --------------------------------------------------------------------------------
+  std::string bound_address() const override { return address_; }
+  void set_ready(bool ready) override { shared_.ready.store(ready); }
+  std::size_t active_exchanges() const override { return shared_.active.load(); }
+  const char* name() const override { return "io_uring"; }
+
+  void shutdown(double timeout_seconds) override {
+    const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(timeout_seconds));
+    const std::int64_t at =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
+    std::int64_t current = shared_.abort_at_ns.load();
+    while (at < current && !shared_.abort_at_ns.compare_exchange_weak(current, at)) {
+    }
+    shared_.draining.store(true);
+    {
+      std::lock_guard lock(listen_mu_);  // the I/O thread may be closing it
+      if (listener_.fd >= 0) ::shutdown(listener_.fd, SHUT_RDWR);  // refuse new connections now
+    }
+    wake_pending_.store(false);
+    wake();
+  }
+
+  void join() override {
+    std::lock_guard lock(join_mu_);
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void wake() noexcept {
+    if (wake_pending_.exchange(true)) return;  // one write per loop turn is enough
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = write(wake_fd_, &one, sizeof one);
+  }
+
+  // ---- the I/O thread ------------------------------------------------------------------------
+  void thread_main() noexcept {
+    io_uring_params params{};
+    params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    int rc = io_uring_queue_init_params(kRingEntries, &ring_, &params);
+    if (rc == -EINVAL) {  // before 6.1: no DEFER_TASKRUN; COOP_TASKRUN is the next best
+      params = io_uring_params{};
+      params.flags = IORING_SETUP_COOP_TASKRUN;
+      rc = io_uring_queue_init_params(kRingEntries, &ring_, &params);
+    }
+    if (rc == -EINVAL) {  // before 5.19
+      params = io_uring_params{};
+      rc = io_uring_queue_init_params(kRingEntries, &ring_, &params);
+    }
+    ring_result_.set_value(rc);
+    if (rc < 0) return;
+    try {
+      loop();
+    } catch (...) {
+      // bad_alloc outside any connection: nothing sensible is left to serve
+    }
+    for (auto& [ptr, conn] : conns_) conn->abort();
+    post_outbox();
+    {
+      std::lock_guard lock(listen_mu_);
+      close(listener_.fd);
+      listener_.fd = -1;
+      if (!listener_.unix_path.empty()) unlink(listener_.unix_path.c_str());
+    }
+    io_uring_queue_exit(&ring_);  // cancels what is still in flight
+    for (auto& [ptr, conn] : conns_) close(conn->fd);
+    conns_.clear();
+  }
+
+  void loop() {
+    post_wake_read();
+    next_scan_ = Clock::now();
+    for (;;) {
+      const Clock::time_point now = Clock::now();
+      take_app_inbox();
+      check_shutdown(now);
+      if (now >= next_scan_) run_timers(now);
+      step_dirty(now);
+      post_outbox();
+      arm_accept(now);
+      if (shared_.drain_seen && conns_.empty()) return;
+      wait_and_handle(now);
+    }
+  }
+
+  void wait_and_handle(Clock::time_point now) {
+    Clock::time_point until = std::min(next_scan_, now + kMaxWait);
+    const std::int64_t abort_ns = shared_.abort_at_ns.load();
+    if (abort_ns != INT64_MAX) {
+      until = std::min(until, Clock::time_point(std::chrono::nanoseconds(abort_ns)));
+    }
+    if (!accept_armed_ && !shared_.drain_seen) until = std::min(until, accept_retry_at_);
+    const auto wait = std::max(Clock::duration::zero(), until - now);
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
+    __kernel_timespec ts{ns / 1'000'000'000, ns % 1'000'000'000};
+    io_uring_cqe* cqe = nullptr;
+    io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);  // -ETIME: a deadline
+    unsigned head = 0;
+    unsigned seen = 0;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      handle(*cqe);
+      ++seen;
+    }
+    io_uring_cq_advance(&ring_, seen);
+  }
+
+  void handle(const io_uring_cqe& cqe) {
+    if (cqe.user_data == LIBURING_UDATA_TIMEOUT) return;  // liburing's own, before EXT_ARG
+    const auto op = static_cast<Op>(cqe.user_data & kOpMask);
+    auto* conn = reinterpret_cast<Connection*>(static_cast<std::uintptr_t>(cqe.user_data & ~kOpMask));
+    switch (op) {
+      case Op::accept: return on_accept(cqe.res, cqe.flags);
+      case Op::wake: return post_wake_read();
+      case Op::cancel: return;
+      case Op::recv: conn->on_recv(cqe.res); break;
+      case Op::send: conn->on_send(cqe.res); break;
+      case Op::hup: conn->on_hup(cqe.res); break;
+    }
+    mark_dirty(conn);
+  }
+
+  void on_accept(int res, std::uint32_t flags) {
+    if ((flags & IORING_CQE_F_MORE) == 0) {
+      accept_armed_ = false;
+      accept_cancelling_ = false;
+    }
+    if (res < 0) {
+      // EMFILE, ENFILE, ENOBUFS: out of resources; retry a little later instead of spinning.
+      if (res != -ECANCELED) accept_retry_at_ = Clock::now() + kAcceptRetry;
+      return;
+    }
+    if (shared_.drain_seen) {
+      close(res);
+      return;
+    }
+    const int one = 1;
+    setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // fails harmlessly on Unix
+    try {
+      auto conn = std::make_unique<Connection>(shared_, res);
+      Connection* raw = conn.get();
+      conns_.emplace(raw, std::move(conn));
+      mark_dirty(raw);
+    } catch (...) {
+      close(res);
+    }
+  }
+
+  void arm_accept(Clock::time_point now) {
+    const std::size_t limit = shared_.config.max_connections;  // 0: no limit
+    const bool room = limit == 0 || conns_.size() < limit;
+    if (shared_.drain_seen || !room) {
+      if (accept_armed_ && !accept_cancelling_) {
+        if (io_uring_sqe* s = get_sqe()) {
+          io_uring_prep_cancel64(s, tag(nullptr, Op::accept), 0);
+          io_uring_sqe_set_data64(s, tag(nullptr, Op::cancel));
+          accept_cancelling_ = true;
+        }
+      }
+      return;
+    }
+    if (accept_armed_ || now < accept_retry_at_) return;
+    if (io_uring_sqe* s = get_sqe()) {
+      io_uring_prep_multishot_accept(s, listener_.fd, nullptr, nullptr, SOCK_CLOEXEC);
+      io_uring_sqe_set_data64(s, tag(nullptr, Op::accept));
+      accept_armed_ = true;
+    }
+  }
+
+  void post_wake_read() {
+    if (io_uring_sqe* s = get_sqe()) {
+      io_uring_prep_read(s, wake_fd_, &wake_value_, sizeof wake_value_, 0);
+      io_uring_sqe_set_data64(s, tag(nullptr, Op::wake));
+    }
+  }
+
+  void take_app_inbox() {
+    wake_pending_.store(false);  // before taking: a later submit() writes the eventfd again
+    std::vector<std::pair<ExchangeId, std::vector<Outbound>>> ops;
+    std::vector<std::pair<ExchangeId, std::size_t>> credit;
+    {
+      std::lock_guard lock(mu_);
+      ops.swap(ops_in_);
+      credit.swap(credit_in_);
+    }
+    for (auto& [id, bytes] : credit) {
+      const auto it = shared_.exchanges.find(id);
+      if (it == shared_.exchanges.end()) continue;  // finished or unknown: dropped
+      it->second->add_credit(id, bytes);
+      mark_dirty(it->second);
+    }
+    for (auto& [id, list] : ops) {
+      const auto it = shared_.exchanges.find(id);
+      if (it == shared_.exchanges.end()) continue;
+      it->second->add_ops(id, std::move(list));
+      mark_dirty(it->second);
+    }
+  }
+
+  void check_shutdown(Clock::time_point now) {
+    if (shared_.draining.load() && !shared_.drain_seen) {
+      shared_.drain_seen = true;  // every connection looks at it in its next step()
+      for (auto& [ptr, conn] : conns_) mark_dirty(ptr);
+    }
+    const std::int64_t abort_ns = shared_.abort_at_ns.load();
+    if (abort_ns == INT64_MAX || now < Clock::time_point(std::chrono::nanoseconds(abort_ns))) {
+      return;
+    }
+    for (auto& [ptr, conn] : conns_) {  // graceful shutdown ran out of time
+      if (conn->closed()) continue;
+      conn->abort();
+      mark_dirty(ptr);
+    }
+  }
+
+  void run_timers(Clock::time_point now) {
+    next_scan_ = now + kMaxWait;
+    for (auto& [ptr, conn] : conns_) {
+      const auto due = conn->deadline();
+      if (!due) continue;
+      if (*due <= now) {
+        conn->on_timer(now);
+        mark_dirty(ptr);
+      } else {
+        next_scan_ = std::min(next_scan_, *due);
+      }
+    }
+  }
+
+  void step_dirty(Clock::time_point now) {
+    std::vector<Connection*> dirty;
+    dirty.swap(dirty_);
+    for (Connection* conn : dirty) {
+      conn->dirty = false;
+      conn->step(now);
+      post_io(*conn);
+    }
+  }
+
+  /// Posts what the connection wants next, or closes it (socket closed, memory freed) once
+  /// nothing of it is in flight.
+  void post_io(Connection& c) {
+    if (c.closed()) {
+      if (!c.recv_inflight && !c.send_inflight && !c.poll_inflight) {
+        close(c.fd);
+        conns_.erase(&c);
+        return;
+      }
+      if (!c.cancel_sent) {
+        if (io_uring_sqe* s = get_sqe()) {
+          io_uring_prep_cancel_fd(s, c.fd, IORING_ASYNC_CANCEL_ALL);
+          io_uring_sqe_set_data64(s, tag(nullptr, Op::cancel));
+          c.cancel_sent = true;
+        }
+      }
+      return;
+    }
+    if (!c.send_inflight && c.wants_send()) {
+      if (io_uring_sqe* s = get_sqe()) {
+        io_uring_prep_sendmsg(s, c.fd, c.prepare_send(), MSG_NOSIGNAL);
+        io_uring_sqe_set_data64(s, tag(&c, Op::send));
+        c.send_inflight = true;
+      }
+    }
+    if (!c.recv_inflight && c.wants_recv()) {
+      if (io_uring_sqe* s = get_sqe()) {
+        io_uring_prep_recv(s, c.fd, c.recv_buffer(), Connection::kReadChunk, 0);
+        io_uring_sqe_set_data64(s, tag(&c, Op::recv));
+        c.recv_inflight = true;
+      }
+    } else if (!c.recv_inflight && !c.poll_inflight && c.wants_hup_poll()) {
+      if (io_uring_sqe* s = get_sqe()) {
+        io_uring_prep_poll_add(s, c.fd, POLLRDHUP);
+        io_uring_sqe_set_data64(s, tag(&c, Op::hup));
+        c.poll_inflight = true;
+      }
+    }
+    if (const auto due = c.deadline()) next_scan_ = std::min(next_scan_, *due);
+  }
+
+  io_uring_sqe* get_sqe() {
+    io_uring_sqe* s = io_uring_get_sqe(&ring_);
+    if (s == nullptr) {  // the submission queue is full: submit what is queued, then retry
+      io_uring_submit(&ring_);
+      s = io_uring_get_sqe(&ring_);
+    }
+    return s;
+  }
+
+  void mark_dirty(Connection* conn) {
+    if (conn->dirty) return;
+    conn->dirty = true;
+    dirty_.push_back(conn);
+  }
+
+  void post_outbox() noexcept {
+    if (shared_.outbox.empty()) return;
+    try {
+      shared_.app.post(std::move(shared_.outbox));
+    } catch (...) {
+    }
+    shared_.outbox.clear();
+  }
+
+  Shared shared_;
+  common::Listener listener_;
+  const std::string address_;
+  const int wake_fd_;
+  std::mutex listen_mu_;  // guards listener_.fd between shutdown() and the I/O thread's close
+  std::promise<int> ring_result_;
+  std::thread thread_;
+  std::mutex join_mu_;
+
+  std::mutex mu_;  // guards the app inbox
+  std::vector<std::pair<ExchangeId, std::vector<Outbound>>> ops_in_;
+  std::vector<std::pair<ExchangeId, std::size_t>> credit_in_;
+  std::atomic<bool> wake_pending_{false};
+
+  // I/O thread only
+  ::io_uring ring_{};
+  std::uint64_t wake_value_ = 0;
+  std::unordered_map<Connection*, std::unique_ptr<Connection>> conns_;
+  std::vector<Connection*> dirty_;
+  bool accept_armed_ = false;
+  bool accept_cancelling_ = false;
+  Clock::time_point accept_retry_at_{};
+  Clock::time_point next_scan_{};
+};
+
+}  // namespace
+}  // namespace io_uring
+
+StartResult make_server(const ServerConfig& config, AppPort& app) {
+  common::ListenResult listened = common::open_listener(config);
+  if (listened.listener.fd < 0) return StartResult{nullptr, std::move(listened.error)};
+  const int wake_fd = eventfd(0, EFD_CLOEXEC);  // blocking: the ring waits on it, not us
+  if (wake_fd < 0) {
+    const int err = errno;
+    close(listened.listener.fd);
+    return StartResult{nullptr, StartError{err, "[Errno " + std::to_string(err) +
+                                                    "] cannot create an eventfd"}};
+  }
+  auto server = std::make_unique<io_uring::UringServer>(config, app, std::move(listened.listener),
+                                                        wake_fd);
+  StartError error = server->start();
+  if (!error.message.empty()) {
+    server->shutdown(0);
+    return StartResult{nullptr, std::move(error)};
+  }
+  return StartResult{std::move(server), {}};
+}
+
+}  // namespace lancet::backend
