@@ -6,7 +6,9 @@
 #                           (tests/python: the real `lancet` with httpx, raw sockets, Starlette,
 #                           FastAPI), build-asan/ (ASan+UBSan, C++ suites) + ctest, then a short
 #                           fuzz run of every libFuzzer target (FUZZ_SECONDS each, default 20)
-#   tools/test.sh --quick   build/ + .venv, ctest and pytest only
+#                           and, for each other backend (libevent, blocking), its own build with
+#                           the backend conformance suite and pytest end to end again
+#   tools/test.sh --quick   build/ + .venv, ctest and pytest only (the default backend)
 #
 # Uses Debian's /usr/bin/python3 (never the pyenv one first on PATH). JOBS (default 2) sets
 # build and test parallelism.
@@ -31,6 +33,23 @@ LANCET_TEST_COMMAND="$PWD/.venv/bin/lancet" .venv/bin/python -m pytest tests/pyt
   -p no:cacheprovider --timeout 120
 
 [ "$quick" = 1 ] && exit 0
+
+# Every backend passes the same suites: the socket-level conformance suite and pytest end to
+# end, each against its own build of the extension (LANCET_MODULE_DIR keeps them apart).
+default_backend=$(sed -n 's/^LANCET_BACKEND_BUILT:INTERNAL=//p' build/CMakeCache.txt)
+for backend in io_uring libevent blocking; do
+  [ "$backend" = "$default_backend" ] && continue
+  dir="build-$backend"
+  step "backend $backend: build, conformance suite, end-to-end tests"
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLANCET_BACKEND="$backend" \
+    -DLANCET_MODULE_DIR="$PWD/$dir/pkg/lancet" -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
+  cmake --build "$dir" -j "$JOBS" --target backend_test _lancet lancet-embed
+  "$dir/tests/backends/backend_test"
+  for f in python/lancet/*.py; do ln -sf "$PWD/$f" "$dir/pkg/lancet/"; done
+  LANCET_PYTHONPATH="$PWD/$dir/pkg" LANCET_TEST_COMMAND="/usr/bin/python3 -m lancet" \
+    LANCET_EMBED="$PWD/$dir/bridge/lancet-embed" \
+    /usr/bin/python3 -m pytest tests/python -q -p no:cacheprovider --timeout 120
+done
 
 step "build with AddressSanitizer + UndefinedBehaviorSanitizer"
 # The bridge stays out: an ASan-built extension cannot load into Debian's non-ASan python3.
