@@ -80,7 +80,7 @@ class BlockingServer final : public Server {
     core_.draining.store(true);
     {
       std::lock_guard lock(listen_mu_);  // the listener thread may be closing it
-      if (listener_.fd >= 0) ::shutdown(listener_.fd, SHUT_RDWR);  // refuse new connections now
+      common::refuse_new_connections(listener_);
     }
     core_.wake_listener();
     std::lock_guard lock(slots_mu_);

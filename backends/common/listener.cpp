@@ -116,6 +116,7 @@ ListenResult adopt_fd(const ServerConfig& config) {
   ListenResult r;
   r.listener.fd = fd;
   r.listener.address = local_address(fd);
+  r.listener.borrowed = true;
   return r;
 }
 
@@ -176,6 +177,10 @@ std::optional<asgi::Address> socket_address(int fd, bool peer) {
     return asgi::Address{host, ntohs(in6->sin6_port)};
   }
   return std::nullopt;
+}
+
+void refuse_new_connections(const Listener& listener) noexcept {
+  if (listener.fd >= 0 && !listener.borrowed) ::shutdown(listener.fd, SHUT_RDWR);
 }
 
 }  // namespace lancet::backend::common

@@ -18,7 +18,15 @@ struct Listener {
   int fd = -1;
   std::string address;    ///< "host:port", "[v6]:port" or the Unix socket path
   std::string unix_path;  ///< set when we created a Unix socket file (unlinked at the end)
+  /// Taken over with --fd: `fd` is our duplicate of a socket the caller keeps (other workers,
+  /// systemd). Draining must only close our descriptor, never shutdown() the socket.
+  bool borrowed = false;
 };
+
+/// Stops new connections on `listener` at once, from any thread: shutdown() for a socket we
+/// own (it also wakes a poll or an accept in flight); nothing for a borrowed one, which the
+/// backend stops accepting on and closes instead (other processes keep accepting on it).
+void refuse_new_connections(const Listener& listener) noexcept;
 
 struct ListenResult {
   Listener listener;  ///< fd < 0 on error

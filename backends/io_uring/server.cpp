@@ -147,7 +147,7 @@ class UringServer final : public Server {
     shared_.draining.store(true);
     {
       std::lock_guard lock(listen_mu_);  // the I/O thread may be closing it
-      if (listener_.fd >= 0) ::shutdown(listener_.fd, SHUT_RDWR);  // refuse new connections now
+      common::refuse_new_connections(listener_);
     }
     wake_pending_.store(false);
     wake();

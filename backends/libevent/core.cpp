@@ -42,6 +42,7 @@ Core::~Core() {
 
 std::optional<StartError> Core::open(common::Listener listener) {
   listen_fd_ = listener.fd;
+  listen_borrowed_ = listener.borrowed;
   unix_path_ = listener.unix_path;
   base_ = event_base_new();
   if (base_ == nullptr) return start_error(ENOMEM, "cannot create a libevent event base");
@@ -100,7 +101,10 @@ void Core::shutdown(double timeout_seconds) {
   draining.store(true);
   {
     std::lock_guard lock(listen_mu_);  // the I/O thread may be closing it
-    if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);  // refuse new connections now
+    common::Listener view;
+    view.fd = listen_fd_;
+    view.borrowed = listen_borrowed_;
+    common::refuse_new_connections(view);
   }
   {
     std::lock_guard lock(inbox_mu_);

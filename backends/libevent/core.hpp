@@ -124,6 +124,7 @@ class Core {
 
   std::mutex listen_mu_;  // guards listen_fd_ and listener_ between shutdown() and the I/O thread
   int listen_fd_ = -1;
+  bool listen_borrowed_ = false;  // --fd: never shutdown() it (see common::Listener)
   evconnlistener* listener_ = nullptr;
   std::string unix_path_;
   bool accepting_ = true;

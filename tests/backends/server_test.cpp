@@ -751,4 +751,40 @@ TEST(BackendServer, ServesOnAUnixSocket) {
   rmdir(dir);
 }
 
+
+// --fd: the listening socket belongs to the caller (a supervisor's other workers, systemd), so a
+// draining server stops accepting on its own descriptor only; shutdown() would stop the socket
+// for every process.
+TEST(BackendServer, DrainingAnAdoptedSocketLeavesItListeningForOthers) {
+  const int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in in{};
+  in.sin_family = AF_INET;
+  in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(lfd, reinterpret_cast<sockaddr*>(&in), sizeof in), 0);
+  ASSERT_EQ(listen(lfd, 16), 0);
+  socklen_t len = sizeof in;
+  ASSERT_EQ(getsockname(lfd, reinterpret_cast<sockaddr*>(&in), &len), 0);
+  const std::uint16_t port = ntohs(in.sin_port);
+  ServerConfig config = loopback_config();
+  config.fd = lfd;
+  {
+    Harness h(echo_app(), config);
+    ASSERT_TRUE(h.server);
+    Client c = Client::tcp(port);
+    c.send(post("/a", "before"));
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "before");
+    h.server->shutdown(1);
+    h.server->join();
+  }
+  Client late = Client::tcp(port);  // the caller's socket still takes connections...
+  pollfd p{lfd, POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 2000), 1);
+  const int accepted = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);  // ...and hands them out
+  EXPECT_GE(accepted, 0);
+  if (accepted >= 0) close(accepted);
+  close(lfd);
+}
+
 }  // namespace
