@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import random
 import signal
 import threading
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 from . import _lancet
+from .supervisor import worker_channel
 
 __all__ = ["serve", "EXIT_OK", "EXIT_START_FAILED", "EXIT_LIFESPAN_FAILED"]
 
@@ -145,6 +148,25 @@ def _set(fut: asyncio.Future, value: Any) -> None:
         fut.set_result(value)
 
 
+def _limit_requests(app: Any, limit: int, on_limit: Callable[[], None]) -> Any:
+    """``app``, counting the requests it is called for: the ``limit``-th one calls ``on_limit``
+    (a graceful stop: it and the other in-flight requests finish). Only used with
+    --limit-max-requests, so the hot path has no extra frame otherwise. Probes answered natively
+    are not requests to the app and do not count."""
+    count = 0
+
+    async def counted(scope, receive, send):
+        nonlocal count
+        count += 1
+        if count == limit:
+            logger.warning("Maximum request limit of %d exceeded. Terminating process.", limit)
+            on_limit()
+        return await app(scope, receive, send)
+
+    return counted
+
+
+
 async def _serve(config, loop: asyncio.AbstractEventLoop) -> int:
     stop = asyncio.Event()
     signals = {"count": 0}
@@ -152,6 +174,26 @@ async def _serve(config, loop: asyncio.AbstractEventLoop) -> int:
     def on_signal() -> None:
         signals["count"] += 1
         stop.set()
+
+    # Under --workers: the supervisor's lifeline; EOF means the parent is gone: drain and exit.
+    channel = worker_channel()
+    lifeline = channel.lifeline_fd if channel is not None else -1
+
+    def on_lifeline() -> None:
+        try:
+            data = os.read(lifeline, 64)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(lifeline)
+            logger.error("The supervising process is gone; shutting down.")
+            on_signal()
+
+    if lifeline >= 0:
+        os.set_blocking(lifeline, False)
+        loop.add_reader(lifeline, on_lifeline)
 
     installed = []
     if threading.current_thread() is threading.main_thread():
@@ -166,6 +208,8 @@ async def _serve(config, loop: asyncio.AbstractEventLoop) -> int:
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+        if lifeline >= 0:
+            loop.remove_reader(lifeline)
 
 
 async def _run(config, loop, stop: asyncio.Event, signals: Dict[str, int]) -> int:
@@ -184,7 +228,12 @@ async def _run(config, loop, stop: asyncio.Event, signals: Dict[str, int]) -> in
         return EXIT_LIFESPAN_FAILED if lifespan.failed else EXIT_OK
 
     state = lifespan.state if lifespan.ran else None
-    server = _lancet.Server(config.to_native(), config.app, loop, state,
+    app = config.app
+    if config.limit_max_requests:
+        limit = int(config.limit_max_requests) + random.randint(
+            0, max(0, int(config.limit_max_requests_jitter or 0)))
+        app = _limit_requests(app, limit, stop.set)
+    server = _lancet.Server(config.to_native(), app, loop, state,
                             bool(config.access_log))
     error = server.start()
     if error is not None:
@@ -203,8 +252,14 @@ async def _run(config, loop, stop: asyncio.Event, signals: Dict[str, int]) -> in
             where = f"unix socket {address}"
         else:
             where = f"http://{address}"
-        logger.info("Lancet running on %s (backend: %s; Press CTRL+C to quit)",
-                    where, server.backend_name())
+        channel = worker_channel()
+        if channel is not None:
+            logger.info("Lancet worker [%d] serving on %s (backend: %s)",
+                        os.getpid(), where, server.backend_name())
+            channel.notify_ready()
+        else:
+            logger.info("Lancet running on %s (backend: %s; Press CTRL+C to quit)",
+                        where, server.backend_name())
         await stop_wait
 
         # Graceful shutdown: stop accepting, let in-flight exchanges finish.

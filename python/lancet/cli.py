@@ -20,6 +20,7 @@ from . import __version__
 from .config import LIFESPAN_MODES, LOG_LEVELS, LOOP_MODES, Config
 from .env import EnvFileError, load_env_file
 from .loader import AppLoadError, AppStringError, load_app
+from .loader import _parse as parse_app_string
 from .logs import LogConfigError, configure_logging
 
 __all__ = ["main", "build_parser", "serve_config", "config_from_args", "UsageError",
@@ -118,8 +119,8 @@ def _human_size(n: int) -> str:
 # uvicorn flags Lancet does not have (yet): a clearer message than "unrecognized arguments".
 _UVICORN_ONLY = {
     "--reload", "--reload-dir", "--reload-include", "--reload-exclude", "--reload-delay",
-    "--workers", "--ws", "--ws-max-size", "--ws-ping-interval", "--ws-ping-timeout",
-    "--ws-per-message-deflate", "--http", "--interface", "--limit-max-requests",
+    "--ws", "--ws-max-size", "--ws-ping-interval", "--ws-ping-timeout",
+    "--ws-per-message-deflate", "--http", "--interface",
     "--ssl-keyfile", "--ssl-certfile", "--ssl-keyfile-password", "--ssl-version",
     "--ssl-cert-reqs", "--ssl-ca-certs", "--ssl-ciphers", "--use-colors", "--no-use-colors",
     "--h11-max-incomplete-event-size",
@@ -234,6 +235,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="load KEY=VALUE lines into the environment before importing APP; variables "
                         "already set win (default: none)")
 
+    g = p.add_argument_group("processes")
+    g.add_argument("--workers", metavar="N", type=_int,
+                   help="run N worker processes on one shared socket, under a supervising parent "
+                        "that restarts them when they die; 1 serves in this process "
+                        f"(default: {_D.workers})")
+    g.add_argument("--limit-max-requests", metavar="N", type=_int,
+                   help="a worker stops gracefully after N requests (the supervisor starts a new "
+                        "one; with --workers 1 the process exits 0) (default: "
+                        f"{_D.limit_max_requests or 'no limit'})")
+    g.add_argument("--limit-max-requests-jitter", metavar="N", type=_int,
+                   help="add random(0..N) to --limit-max-requests per worker, so workers do not "
+                        f"all restart at once (default: {_D.limit_max_requests_jitter})")
+
     g = p.add_argument_group("health probes")
     g.add_argument("--probes", action=argparse.BooleanOptionalAction,
                    help="answer the two probe paths natively, without calling the app "
@@ -285,11 +299,23 @@ def serve_config(config: Config, *, level_explicit: bool = True) -> int:
     code. Raises ValueError (bad values), EnvFileError, LogConfigError, AppLoadError or
     NativeMissingError; the server itself reports a port in use and returns 1."""
     config.validate()
+    if config.workers <= 1:
+        from .supervisor import worker_channel
+        worker_channel()  # a worker: take the supervisor's pipes out of the environment first
+    if config.workers > 1 and not isinstance(config.app, str):
+        raise ValueError("workers > 1 needs the app as an import string \"module:attribute\" "
+                         "(each worker imports it)")
     if config.env_file is not None:
         load_env_file(config.env_file)
     configure_logging(config.log_level, config.access_log, config.log_config,
                       level_explicit=level_explicit)
     _check_loop(config.loop)
+    if config.workers > 1:
+        # The parent never imports the app: it binds, spawns and supervises (supervisor.py).
+        parse_app_string(config.app)
+        _import_native()
+        from .supervisor import supervise
+        return int(supervise(config, level_explicit=level_explicit))
     config.app = load_app(config.app, factory=config.factory, app_dir=config.app_dir)
     config.factory = False  # applied
     _import_native()

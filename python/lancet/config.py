@@ -49,6 +49,9 @@ class Config:
     probes: bool = True                  # answer health probes natively
     probe_path_alive: str = "/_health/alive"
     probe_path_ready: str = "/_health/ready"
+    workers: int = 1                     # worker processes; > 1: a supervising parent (supervisor.py)
+    limit_max_requests: Optional[int] = None  # a worker exits (gracefully) after this many requests
+    limit_max_requests_jitter: int = 0   # ... plus random(0..jitter), so workers do not recycle at once
 
     def validate(self) -> None:
         """Raises ValueError with a one-line message naming the option, what came and what is expected."""
@@ -71,6 +74,12 @@ class Config:
         for name in ("max_body_size", "max_head_size", "max_header_count", "backlog"):
             if int(getattr(self, name)) < 1:
                 bad("--" + name.replace("_", "-"), "an integer >= 1", getattr(self, name))
+        if isinstance(self.workers, bool) or int(self.workers) < 1:
+            bad("--workers", "an integer >= 1", self.workers)
+        if self.limit_max_requests is not None and int(self.limit_max_requests) < 1:
+            bad("--limit-max-requests", "an integer >= 1", self.limit_max_requests)
+        if int(self.limit_max_requests_jitter) < 0:
+            bad("--limit-max-requests-jitter", "an integer >= 0", self.limit_max_requests_jitter)
         for path in (self.probe_path_alive, self.probe_path_ready):
             if not path.startswith("/"):
                 bad("--probe-path-*", "a path starting with '/'", path)

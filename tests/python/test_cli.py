@@ -64,7 +64,7 @@ def appdir(tmp_path):
     (["mod:"], '"<module>:<attribute>"'),
     (["bad-name:app"], "not a module name"),
     (["m:app", "extra"], "unrecognized arguments: extra"),
-    (["--workers", "4", "m:app"], "--workers is a uvicorn option that Lancet does not support"),
+    (["--ws", "auto", "m:app"], "--ws is a uvicorn option that Lancet does not support"),
     (["--reload", "m:app"], "--reload is a uvicorn option"),
     (["--ssl-keyfile=k.pem", "m:app"], "--ssl-keyfile is a uvicorn option"),
 ])
