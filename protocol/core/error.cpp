@@ -48,6 +48,30 @@ std::string_view to_string(Errc code) noexcept {
     case Errc::client_disconnected: return "client_disconnected";
     case Errc::invalid_json: return "invalid_json";
     case Errc::unexpected_lifespan_event: return "unexpected_lifespan_event";
+    case Errc::ws_handshake_not_get: return "ws_handshake_not_get";
+    case Errc::ws_handshake_not_http11: return "ws_handshake_not_http11";
+    case Errc::ws_handshake_no_upgrade: return "ws_handshake_no_upgrade";
+    case Errc::ws_handshake_no_connection_upgrade: return "ws_handshake_no_connection_upgrade";
+    case Errc::ws_handshake_invalid_key: return "ws_handshake_invalid_key";
+    case Errc::ws_handshake_invalid_version: return "ws_handshake_invalid_version";
+    case Errc::ws_handshake_invalid_field: return "ws_handshake_invalid_field";
+    case Errc::ws_unmasked_frame: return "ws_unmasked_frame";
+    case Errc::ws_reserved_bits: return "ws_reserved_bits";
+    case Errc::ws_unknown_opcode: return "ws_unknown_opcode";
+    case Errc::ws_invalid_length: return "ws_invalid_length";
+    case Errc::ws_control_frame_too_long: return "ws_control_frame_too_long";
+    case Errc::ws_fragmented_control_frame: return "ws_fragmented_control_frame";
+    case Errc::ws_unexpected_continuation: return "ws_unexpected_continuation";
+    case Errc::ws_expected_continuation: return "ws_expected_continuation";
+    case Errc::ws_invalid_close_payload: return "ws_invalid_close_payload";
+    case Errc::ws_invalid_close_code: return "ws_invalid_close_code";
+    case Errc::ws_invalid_utf8: return "ws_invalid_utf8";
+    case Errc::ws_invalid_compressed_data: return "ws_invalid_compressed_data";
+    case Errc::ws_message_too_big: return "ws_message_too_big";
+    case Errc::ws_connection_lost: return "ws_connection_lost";
+    case Errc::ws_ping_timeout: return "ws_ping_timeout";
+    case Errc::ws_send_after_close: return "ws_send_after_close";
+    case Errc::ws_invalid_send: return "ws_invalid_send";
   }
   return "unknown_error";
 }
@@ -62,6 +86,13 @@ std::uint16_t default_http_status(Errc code) noexcept {
     case Errc::too_many_headers: return 431;
     case Errc::body_too_large: return 413;
     case Errc::request_timeout: return 408;
+    case Errc::ws_handshake_invalid_version: return 426;
+    case Errc::ws_handshake_not_get:
+    case Errc::ws_handshake_not_http11:
+    case Errc::ws_handshake_no_upgrade:
+    case Errc::ws_handshake_no_connection_upgrade:
+    case Errc::ws_handshake_invalid_key:
+    case Errc::ws_handshake_invalid_field:
     case Errc::bad_request:
     case Errc::invalid_method:
     case Errc::invalid_target:
@@ -83,10 +114,32 @@ std::uint16_t default_http_status(Errc code) noexcept {
   }
 }
 
+std::uint16_t default_ws_close_code(Errc code) noexcept {
+  switch (code) {
+    case Errc::ws_unmasked_frame:
+    case Errc::ws_reserved_bits:
+    case Errc::ws_unknown_opcode:
+    case Errc::ws_invalid_length:
+    case Errc::ws_control_frame_too_long:
+    case Errc::ws_fragmented_control_frame:
+    case Errc::ws_unexpected_continuation:
+    case Errc::ws_expected_continuation:
+    case Errc::ws_invalid_close_payload:
+    case Errc::ws_invalid_close_code: return 1002;
+    case Errc::ws_invalid_utf8:
+    case Errc::ws_invalid_compressed_data: return 1007;
+    case Errc::ws_message_too_big: return 1009;
+    case Errc::ws_connection_lost: return 1006;
+    case Errc::ws_ping_timeout: return 1011;
+    default: return 0;
+  }
+}
+
 bool is_fatal(Errc code) noexcept {
   // Remote http1 errors lose the framing: the connection must close after the error response.
+  // WebSocket protocol errors end the connection too (after the close frame).
   return default_http_status(code) != 500 || code == Errc::body_exceeds_content_length ||
-         code == Errc::body_shorter_than_content_length;
+         code == Errc::body_shorter_than_content_length || default_ws_close_code(code) != 0;
 }
 
 Error make_remote_error(Errc code, const char* detail) noexcept {

@@ -69,6 +69,34 @@ enum class Errc : std::uint16_t {
   client_disconnected,         ///< send() after the client left: the bridge raises an OSError
                                ///< subclass (ASGI HTTP spec 2.4), not logged as an app error
   invalid_json,                ///< the neutral JSON form could not be parsed
+  // ---- websocket, remote: the opening handshake (RFC 6455 §4.2.1) --------------------------
+  ws_handshake_not_get,        ///< the upgrade request's method is not GET (400)
+  ws_handshake_not_http11,     ///< the upgrade request is not HTTP/1.1 (400)
+  ws_handshake_no_upgrade,     ///< no "Upgrade: websocket" (400)
+  ws_handshake_no_connection_upgrade,  ///< Connection does not hold "upgrade" (400)
+  ws_handshake_invalid_key,    ///< Sec-WebSocket-Key missing, repeated or not base64 of 16 bytes (400)
+  ws_handshake_invalid_version,  ///< Sec-WebSocket-Version missing or not 13 (426, §4.4)
+  ws_handshake_invalid_field,  ///< a malformed Sec-WebSocket-Protocol list (400)
+  // ---- websocket, remote: frames and messages (each carries its close code) ----------------
+  ws_unmasked_frame,           ///< a client frame without the mask bit (1002, §5.1)
+  ws_reserved_bits,            ///< RSV1-3 set without a negotiated extension (1002, §5.2)
+  ws_unknown_opcode,           ///< a reserved opcode (1002, §5.2)
+  ws_invalid_length,           ///< non-minimal length encoding or 64-bit length with MSB set (1002)
+  ws_control_frame_too_long,   ///< a control frame payload over 125 bytes (1002, §5.5)
+  ws_fragmented_control_frame,  ///< a control frame without FIN (1002, §5.5)
+  ws_unexpected_continuation,  ///< a continuation frame with no message started (1002, §5.4)
+  ws_expected_continuation,    ///< a new data frame inside a fragmented message (1002, §5.4)
+  ws_invalid_close_payload,    ///< a close payload of one byte (1002, §5.5.1)
+  ws_invalid_close_code,       ///< a close code not allowed on the wire (1002, §7.4)
+  ws_invalid_utf8,             ///< text or a close reason that is not UTF-8 (1007, §8.1)
+  ws_invalid_compressed_data,  ///< permessage-deflate data zlib cannot inflate (1007)
+  ws_message_too_big,          ///< a message over Options::max_message_bytes (1009)
+  ws_connection_lost,          ///< the transport ended without a close frame (1006, never sent)
+  ws_ping_timeout,             ///< no pong within Options::ping_timeout_ms (1011)
+  // ---- websocket, local: the application asked for something the protocol forbids --------
+  ws_send_after_close,         ///< a send after our close frame was queued
+  ws_invalid_send,             ///< a control payload over 125 bytes, a bad close code or reason,
+                               ///< text that is not UTF-8, or an unknown subprotocol token
   // ---- lifespan, local ---------------------------------------------------------------------
   unexpected_lifespan_event,   ///< a lifespan reply that does not answer the current phase
 };
@@ -89,6 +117,10 @@ struct Error {
 
 /// The error's stable name for logs and traces, e.g. "invalid_chunk".
 std::string_view to_string(Errc code) noexcept;
+
+/// The WebSocket close code a websocket Errc answers with (RFC 6455 §7.4.1), 0 for every other
+/// code. 1006 (ws_connection_lost) is reported to the application, never sent on the wire.
+std::uint16_t default_ws_close_code(Errc code) noexcept;
 
 /// The default HTTP status for a code (500 for local errors).
 std::uint16_t default_http_status(Errc code) noexcept;
