@@ -11,7 +11,7 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake ninja-build pkgconf git ccache
-  node-llhttp libboost-json1.81-dev libexpected-dev liburing-dev libevent-dev
+  node-llhttp libboost-json1.81-dev libexpected-dev liburing-dev libevent-dev zlib1g-dev
   pybind11-dev python3-pybind11 python3-dev python3-venv python3-pip python3-setuptools python3-wheel
   # tests and fuzzing
   libgtest-dev libgmock-dev librapidcheck-dev clang-14 libclang-rt-14-dev llvm-14
