@@ -245,7 +245,21 @@ RequestParser::Step RequestParser::map_llhttp_error(llhttp_errno_t err, std::str
     case HPE_INVALID_METHOD:
       phase_ = Phase::method_pending;
       return decide_method(rest, consumed);
-    case HPE_INVALID_URL: return fail(make_remote_error(Errc::invalid_target, reason), consumed);
+    case HPE_INVALID_URL: {
+      // The target limit is checked in on_url, which llhttp calls when a span ends: at the end
+      // of each execute() too. So count the target bytes still in llhttp's open span as well:
+      // if the target was over the limit before the bad byte, 414 wins, however it was split.
+      std::size_t open_span = 0;
+      const char* pos = llhttp_get_error_pos(&llhttp_);
+      const auto* span_at = static_cast<const char*>(llhttp_._span_pos0);
+      if (span_at != nullptr && pos != nullptr && pos >= span_at) {
+        open_span = static_cast<std::size_t>(pos - span_at);
+      }
+      if (url_len_ + open_span > limits_.max_target_bytes) {
+        return fail(make_remote_error(Errc::target_too_long, "request-target too long"), consumed);
+      }
+      return fail(make_remote_error(Errc::invalid_target, reason), consumed);
+    }
     case HPE_INVALID_VERSION:
       // llhttp 8.1.0 only knows 0.9, 1.0, 1.1 and 2.0; a well-formed DIGIT "." DIGIT it does not
       // know (HTTP/1.2, HTTP/3.0) is a version we do not support: 505 (RFC 9110 §15.6.6).

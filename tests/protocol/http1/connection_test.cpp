@@ -457,3 +457,28 @@ TEST(Http1ServerConnection, VersionErrorIsTheSameHoweverSplit) {
 
 }  // namespace
 }  // namespace lancet::http1
+
+namespace lancet::http1 {
+namespace {
+
+// Regression (found by the CI fuzz run): a target over the limit that also holds a bad byte
+// later is 414 however the input is split (the limit is passed first in the byte stream).
+TEST(Http1Limits, OverlongTargetWithABadByteIs414HoweverSplit) {
+  Options o;
+  o.limits.max_target_bytes = 2;
+  const std::string request = std::string("GET /aaaaaaaaa\0x HTTP/1.1\r\nHost: a\r\n\r\n", 40);
+  for (std::size_t cut = 0; cut <= request.size(); ++cut) {
+    ServerConnection conn(o);
+    conn.receive_data(request.substr(0, cut));
+    auto ev = conn.next_event();
+    if (ev) {
+      conn.receive_data(request.substr(cut));
+      ev = conn.next_event();
+    }
+    ASSERT_FALSE(ev) << cut;
+    EXPECT_EQ(ev.error().code, Errc::target_too_long) << cut;
+  }
+}
+
+}  // namespace
+}  // namespace lancet::http1
