@@ -15,6 +15,8 @@ std::string_view span(const char* at, std::size_t n) { return {at, n}; }
 int cb_message_begin(llhttp_t* p) { return self(p).on_message_begin(); }
 int cb_method(llhttp_t* p, const char* at, std::size_t n) { return self(p).on_method(span(at, n)); }
 int cb_url(llhttp_t* p, const char* at, std::size_t n) { return self(p).on_url(span(at, n)); }
+int cb_method_complete(llhttp_t* p) { return self(p).on_method_complete(); }
+int cb_url_complete(llhttp_t* p) { return self(p).on_url_complete(); }
 int cb_version(llhttp_t* p, const char* at, std::size_t n) {
   return self(p).on_version(span(at, n));
 }
@@ -58,6 +60,8 @@ RequestParser::RequestParser(const Limits& limits, const Leniency& lenient) : li
   settings_.on_method = cb_method;
   settings_.on_url = cb_url;
   settings_.on_version = cb_version;
+  settings_.on_method_complete = cb_method_complete;
+  settings_.on_url_complete = cb_url_complete;
   settings_.on_header_field = cb_header_field;
   settings_.on_header_value = cb_header_value;
   settings_.on_header_value_complete = cb_header_value_complete;
@@ -89,6 +93,14 @@ RequestParser::Step RequestParser::execute(std::string_view input) {
                                                    : nullptr;
     std::string_view window = rest;
     if (fed != nullptr) window = rest.substr(0, limits_.max_head_bytes - *fed);
+    // Inside the request-target, llhttp gets at most one byte more than the target may still
+    // take: on_url (called when the span ends, at the latest at the end of this execute()) then
+    // sees the limit passed at exactly that byte, before anything later is looked at, so the
+    // error does not depend on how the input was split.
+    if (before == Phase::head && in_target_) {
+      const std::size_t room = limits_.max_target_bytes - url_len_;
+      window = window.substr(0, room == SIZE_MAX ? room : room + 1);
+    }
     if (window.empty() && !rest.empty()) {
       return fail(make_remote_error(Errc::head_too_large, before == Phase::head
                                                               ? "request head too large"
@@ -176,6 +188,7 @@ void RequestParser::start_next_message() {
   method_len_ = url_at_ = url_len_ = 0;
   version_.clear();
   line_start_.clear();
+  in_target_ = false;
   fields_.clear();
   trailer_storage_.clear();
   trailer_fields_.clear();
@@ -245,21 +258,7 @@ RequestParser::Step RequestParser::map_llhttp_error(llhttp_errno_t err, std::str
     case HPE_INVALID_METHOD:
       phase_ = Phase::method_pending;
       return decide_method(rest, consumed);
-    case HPE_INVALID_URL: {
-      // The target limit is checked in on_url, which llhttp calls when a span ends: at the end
-      // of each execute() too. So count the target bytes still in llhttp's open span as well:
-      // if the target was over the limit before the bad byte, 414 wins, however it was split.
-      std::size_t open_span = 0;
-      const char* pos = llhttp_get_error_pos(&llhttp_);
-      const auto* span_at = static_cast<const char*>(llhttp_._span_pos0);
-      if (span_at != nullptr && pos != nullptr && pos >= span_at) {
-        open_span = static_cast<std::size_t>(pos - span_at);
-      }
-      if (url_len_ + open_span > limits_.max_target_bytes) {
-        return fail(make_remote_error(Errc::target_too_long, "request-target too long"), consumed);
-      }
-      return fail(make_remote_error(Errc::invalid_target, reason), consumed);
-    }
+    case HPE_INVALID_URL: return fail(make_remote_error(Errc::invalid_target, reason), consumed);
     case HPE_INVALID_VERSION:
       // llhttp 8.1.0 only knows 0.9, 1.0, 1.1 and 2.0; a well-formed DIGIT "." DIGIT it does not
       // know (HTTP/1.2, HTTP/3.0) is a version we do not support: 505 (RFC 9110 §15.6.6).
@@ -309,6 +308,17 @@ int RequestParser::on_message_begin() noexcept { return HPE_OK; }
 int RequestParser::on_method(std::string_view s) noexcept {
   storage_.append(s);
   method_len_ += s.size();
+  return HPE_OK;
+}
+
+int RequestParser::on_method_complete() noexcept {
+  in_target_ = true;  // a silent pause: execute() narrows its window for the target
+  pending_ = StepKind::need_data;
+  return HPE_PAUSED;
+}
+
+int RequestParser::on_url_complete() noexcept {
+  in_target_ = false;
   return HPE_OK;
 }
 

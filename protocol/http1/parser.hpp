@@ -72,6 +72,8 @@ class RequestParser {
   int on_method(std::string_view s) noexcept;
   int on_url(std::string_view s) noexcept;
   int on_version(std::string_view s) noexcept;
+  int on_method_complete() noexcept;
+  int on_url_complete() noexcept;
   int on_header_field(std::string_view s) noexcept;
   int on_header_value(std::string_view s) noexcept;
   int on_header_value_complete() noexcept;
@@ -115,6 +117,7 @@ class RequestParser {
   std::uint64_t body_seen_ = 0;
   std::string storage_;           // method, target, field names and values (head)
   std::size_t method_len_ = 0, url_at_ = 0, url_len_ = 0;
+  bool in_target_ = false;        // between the method and the end of the request-target
   std::string line_start_;        // the first head bytes consumed (for decide_method)
   std::string version_;           // "1.1" as sent (for telling 400 from 505)
   std::vector<FieldSpan> fields_;

@@ -478,6 +478,18 @@ TEST(Http1Limits, OverlongTargetWithABadByteIs414HoweverSplit) {
     ASSERT_FALSE(ev) << cut;
     EXPECT_EQ(ev.error().code, Errc::target_too_long) << cut;
   }
+  const std::string lf_after_target = "GET upgradeo\nGP";  // and a LF, not a bad byte, ends it
+  for (std::size_t cut = 0; cut <= lf_after_target.size(); ++cut) {
+    ServerConnection conn(o);
+    conn.receive_data(lf_after_target.substr(0, cut));
+    auto ev = conn.next_event();
+    if (ev) {
+      conn.receive_data(lf_after_target.substr(cut));
+      ev = conn.next_event();
+    }
+    ASSERT_FALSE(ev) << cut;
+    EXPECT_EQ(ev.error().code, Errc::target_too_long) << cut;
+  }
 }
 
 }  // namespace
