@@ -17,6 +17,7 @@ std::string_view to_string(Errc code) noexcept {
     case Errc::empty_header_name: return "empty_header_name";
     case Errc::bare_cr: return "bare_cr";
     case Errc::bare_lf: return "bare_lf";
+    case Errc::nul_byte: return "nul_byte";
     case Errc::obs_fold: return "obs_fold";
     case Errc::missing_host: return "missing_host";
     case Errc::duplicate_host: return "duplicate_host";
@@ -102,6 +103,7 @@ std::uint16_t default_http_status(Errc code) noexcept {
     case Errc::empty_header_name:
     case Errc::bare_cr:
     case Errc::bare_lf:
+    case Errc::nul_byte:
     case Errc::obs_fold:
     case Errc::missing_host:
     case Errc::duplicate_host:

@@ -36,6 +36,7 @@ enum class Errc : std::uint16_t {
   empty_header_name,           ///< a field line with nothing before ':' (400)
   bare_cr,                     ///< CR not followed by LF (400; CVE-2023-30589 shape)
   bare_lf,                     ///< LF not preceded by CR in the head (400)
+  nul_byte,                    ///< a NUL byte anywhere in the head or trailers (400)
   obs_fold,                    ///< obsolete line folding (400; RFC 9112 §5.2, CVE-2024-27982)
   missing_host,                ///< HTTP/1.1 request without Host (400; RFC 9112 §3.2)
   duplicate_host,              ///< more than one Host field line (400; RFC 9112 §3.2)

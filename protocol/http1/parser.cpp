@@ -126,6 +126,8 @@ RequestParser::Step RequestParser::execute(std::string_view input) {
     }
     if (fed != nullptr) {
       *fed += used;
+      // Exactly the bytes llhttp consumed: its error position does not depend on the split, so
+      // neither does what the scan finds (it never looks at the byte llhttp stopped on).
       if (!scan_head_bytes(window.substr(0, used))) return fail(error_, total + used);
     }
     total += used;
@@ -219,7 +221,7 @@ bool RequestParser::scan_head_bytes(std::string_view bytes) {
   for (char ch : bytes) {
     const auto c = static_cast<unsigned char>(ch);
     if (c == 0) {
-      error_ = make_remote_error(Errc::invalid_header_value, "NUL byte in request head");
+      error_ = make_remote_error(Errc::nul_byte, "NUL byte in request head");
       return false;
     }
     if (prev == '\r' && c != '\n') {
@@ -247,13 +249,6 @@ RequestParser::Step RequestParser::map_llhttp_error(llhttp_errno_t err, std::str
   const std::string_view rest = input.substr(consumed);
   // A callback of ours refused: llhttp reports HPE_USER or HPE_CB_<name>; ours is in error_.
   if (callback_failed_) return fail(error_, consumed);
-  // llhttp stopped on a LF that no CR preceded: the same shape our scan reports as bare_lf.
-  // Not for version errors: llhttp judges the version lazily, on the byte after it or at the end
-  // of the input, so where it stops there depends on how the input was split.
-  if (err != HPE_INVALID_VERSION && phase_ != Phase::body && !rest.empty() &&
-      rest.front() == '\n' && scan_prev_ != '\r') {
-    return fail(make_remote_error(Errc::bare_lf, "LF without CR in request head"), consumed);
-  }
   switch (err) {
     case HPE_INVALID_METHOD:
       phase_ = Phase::method_pending;
@@ -273,6 +268,11 @@ RequestParser::Step RequestParser::map_llhttp_error(llhttp_errno_t err, std::str
     case HPE_INVALID_CONSTANT:
       return fail(make_remote_error(Errc::invalid_version, reason), consumed);
     case HPE_INVALID_HEADER_TOKEN: {
+      // llhttp checks field bytes eagerly and stops on the offending byte itself: when that is a
+      // LF without CR, it is the bare-LF shape our scan reports.
+      if (!rest.empty() && rest.front() == '\n' && scan_prev_ != '\r') {
+        return fail(make_remote_error(Errc::bare_lf, "LF without CR in request head"), consumed);
+      }
       bool value = std::strstr(reason, "value") != nullptr;
       return fail(make_remote_error(value ? Errc::invalid_header_value : Errc::invalid_header_name,
                                     reason),
@@ -295,7 +295,7 @@ RequestParser::Step RequestParser::map_llhttp_error(llhttp_errno_t err, std::str
     default: break;
   }
   if (phase_ == Phase::body) return fail(make_remote_error(Errc::invalid_chunk, reason), consumed);
-  if (scan_prev_ == '\r') {  // llhttp stopped on the byte after a CR: the same shape as our scan
+  if (scan_prev_ == '\r') {  // llhttp stopped after a consumed CR: the shape our scan reports
     return fail(make_remote_error(Errc::bare_cr, "CR not followed by LF"), consumed);
   }
   return fail(make_remote_error(Errc::bad_request, reason), consumed);

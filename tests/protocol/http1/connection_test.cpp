@@ -494,3 +494,26 @@ TEST(Http1Limits, OverlongTargetWithABadByteIs414HoweverSplit) {
 
 }  // namespace
 }  // namespace lancet::http1
+
+namespace lancet::http1 {
+namespace {
+
+// Regression (found by fuzzing): llhttp rejects the form feed in the target and reports the byte
+// after it (a LF); whatever the split, the answer is the target error, not a bare LF.
+TEST(Http1ServerConnection, BadTargetByteBeforeALfIsTheSameHoweverSplit) {
+  const std::string request = "GET http:\x0c\n\r\xff";
+  for (std::size_t cut = 0; cut <= request.size(); ++cut) {
+    ServerConnection conn;
+    conn.receive_data(request.substr(0, cut));
+    auto ev = conn.next_event();
+    if (ev) {
+      conn.receive_data(request.substr(cut));
+      ev = conn.next_event();
+    }
+    ASSERT_FALSE(ev) << cut;
+    EXPECT_EQ(ev.error().code, Errc::invalid_target) << cut;
+  }
+}
+
+}  // namespace
+}  // namespace lancet::http1
