@@ -112,6 +112,12 @@ class ServerPort {
   virtual void submit(ExchangeId id, std::vector<Outbound>&& ops) = 0;
   /// The app has consumed `bytes` of request body: the backend may read that much more.
   virtual void body_consumed(ExchangeId id, std::size_t bytes) = 0;
+  /// Optional batching (app thread). Between hold_wakeups() and release_wakeups(), submit()
+  /// and body_consumed() may only queue; release_wakeups() then wakes the backend once if
+  /// anything was queued, so a batch of responses costs one wake-up (one context switch when
+  /// both threads share a core). The defaults do nothing: every call wakes, as before.
+  virtual void hold_wakeups() {}
+  virtual void release_wakeups() {}
 };
 
 }  // namespace lancet::backend

@@ -44,6 +44,54 @@ std::vector<backend::Header> owned(std::span<const http1::Header> headers) {
   return out;
 }
 
+// The app's receive/send and the task's done callback, as plain C functions bound (as
+// `self`) to the pybind11 Exchange object: calling them skips pybind11's dispatcher (argument
+// loaders, type-map lookups), which showed in the hello profile.
+Exchange* exchange_of(PyObject* self) {
+  auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  return static_cast<Exchange*>(inst->get_value_and_holder().value_ptr());
+}
+
+template <class F>
+PyObject* guarded(F&& f) noexcept {
+  try {
+    return f();
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+  return nullptr;
+}
+
+PyObject* c_receive(PyObject* self, PyObject* /*unused*/) {
+  return guarded([&] { return exchange_of(self)->receive().release().ptr(); });
+}
+PyObject* c_send(PyObject* self, PyObject* message) {
+  return guarded([&] { return exchange_of(self)->send(message).release().ptr(); });
+}
+PyObject* c_done(PyObject* self, PyObject* task) {
+  return guarded([&] {
+    exchange_of(self)->on_app_done(task);
+    Py_RETURN_NONE;
+  });
+}
+
+PyMethodDef g_receive_def = {"receive", c_receive, METH_NOARGS,
+                             "The next http.request / http.disconnect event (awaitable)."};
+PyMethodDef g_send_def = {"send", c_send, METH_O, "Sends an ASGI event (awaitable)."};
+PyMethodDef g_done_def = {"on_app_done", c_done, METH_O, "The app task's done callback."};
+
+PyObject* c_release(PyObject* self, PyObject* /*unused*/) {
+  return guarded([&] {
+    auto* inst = reinterpret_cast<py::detail::instance*>(self);
+    static_cast<Bridge*>(inst->get_value_and_holder().value_ptr())->release_wakeups();
+    Py_RETURN_NONE;
+  });
+}
+PyMethodDef g_release_def = {"release_wakeups", c_release, METH_NOARGS,
+                             "Wakes the backend once for the batch's responses."};
+
 }  // namespace
 
 // ---- Exchange ----------------------------------------------------------------------------------
@@ -244,6 +292,12 @@ Bridge::Bridge(const py::dict& native_config, py::object app, py::object loop, p
   const Names& n = names();
   create_future_ = loop_.attr("create_future");
   create_task_ = loop_.attr("create_task");
+  // No task factory (the serve loop sets none): construct asyncio.Task directly.
+  if (py::hasattr(loop_, "get_task_factory") && loop_.attr("get_task_factory")().is_none()) {
+    task_type_ = py::module_::import("asyncio").attr("Task");
+    task_kwnames_ = py::make_tuple(py::str("loop"), py::str("name"));
+    task_name_ = py::str("lancet.http");
+  }
   py::module_ logging = py::module_::import("logging");
   error_logger_ = logging.attr("getLogger")("lancet.error");
   access_info_ = logging.attr("getLogger")("lancet.access").attr("info");
@@ -454,12 +508,21 @@ void Bridge::on_request(backend::RequestStarted& started) {
   py::object coro;
   try {
     py::object scope = steal(build_scope(started.scope));
-    py::object receive = steal(PyObject_GetAttr(object.ptr(), names().receive));
-    py::object send = steal(PyObject_GetAttr(object.ptr(), names().send));
+    py::object receive = steal(PyCFunction_New(&g_receive_def, object.ptr()));
+    py::object send = steal(PyCFunction_New(&g_send_def, object.ptr()));
     PyObject* args[] = {scope.ptr(), receive.ptr(), send.ptr()};
     coro = steal(PyObject_Vectorcall(app_.ptr(), args, 3, nullptr));
-    py::object task = call1(create_task_.ptr(), coro.ptr());
-    steal(PyObject_CallMethodOneArg(task.ptr(), names().add_done_callback, object.ptr()));
+    py::object task;
+    if (task_type_) {
+      // asyncio.Task(coro, loop=loop, name=...): what create_task does without a factory,
+      // minus the loop method and (3.11) the per-task "Task-<n>" name formatting.
+      PyObject* targs[] = {coro.ptr(), loop_.ptr(), task_name_.ptr()};
+      task = steal(PyObject_Vectorcall(task_type_.ptr(), targs, 1, task_kwnames_.ptr()));
+    } else {
+      task = call1(create_task_.ptr(), coro.ptr());
+    }
+    py::object done = steal(PyCFunction_New(&g_done_def, object.ptr()));
+    steal(PyObject_CallMethodOneArg(task.ptr(), names().add_done_callback, done.ptr()));
   } catch (py::error_already_set& e) {
     if (coro) {
       // create_task refused it (not a coroutine): close it quietly if it is one.
@@ -470,8 +533,27 @@ void Bridge::on_request(backend::RequestStarted& started) {
   }
 }
 
+void Bridge::release_wakeups() {
+  release_scheduled_ = false;
+  if (server_) server_->release_wakeups();
+}
+
 void Bridge::on_wakeup() {
   mailbox_.drain(batch_);
+  if (!batch_.empty() && server_ && !release_scheduled_) {
+    // The tasks started below take their first steps in the loop's next round; the sends they
+    // make queue without waking the backend until release_wakeups(), scheduled after them.
+    try {
+      if (!call_soon_) call_soon_ = loop_.attr("call_soon");
+      // Bound to the Server object (not stored: no cycle), which the handle keeps alive.
+      py::object release = steal(PyCFunction_New(&g_release_def, self_.ptr()));
+      call1(call_soon_.ptr(), release.ptr());
+      release_scheduled_ = true;
+      server_->hold_wakeups();
+    } catch (py::error_already_set& e) {
+      log_error("lancet: internal error scheduling a wake-up", e.value().ptr());
+    }
+  }
   for (backend::Inbound& message : batch_) {
     try {
       if (auto* started = std::get_if<backend::RequestStarted>(&message)) {

@@ -8,8 +8,10 @@
 // resolves waiting futures. ServerPort calls (submit, body_consumed) only queue and wake the
 // backend, so they are made with the GIL held; make_server() and join() release it.
 //
-// Running the app: one loop.create_task(app(scope, receive, send)) per request with a native
-// done callback (the Exchange itself) that applies HttpCycle::on_app_exit. Tasks rather than
+// Running the app: one asyncio.Task(app(scope, receive, send), loop=loop) per request (or
+// loop.create_task when a task factory is set) with a native done callback that applies
+// HttpCycle::on_app_exit. receive/send/the done callback are C functions bound to the
+// Exchange object (no pybind11 dispatch on the hot path). Tasks rather than
 // eager stepping, so that asyncio.current_task() (anyio cancel scopes, Starlette) is right.
 #pragma once
 
@@ -98,6 +100,9 @@ class Bridge {
   int fileno() const noexcept { return mailbox_.fd(); }
   /// The loop's reader callback: drains the mailbox in one GIL hold.
   void on_wakeup();
+  /// Scheduled (call_soon) by on_wakeup after the batch's tasks: wakes the backend once for
+  /// everything they submitted.
+  void release_wakeups();
 
   std::string bound_address() const;
   void set_ready(bool ready);
@@ -135,6 +140,11 @@ class Bridge {
   py::object loop_;
   py::object create_future_;  // loop.create_future, bound once
   py::object create_task_;    // loop.create_task, bound once
+  py::object call_soon_;       // loop.call_soon
+  bool release_scheduled_ = false;
+  py::object task_type_;      // asyncio.Task when the loop has no task factory, else unset
+  py::object task_kwnames_;   // ("loop", "name")
+  py::object task_name_;      // one shared name: no per-task name formatting
   py::object state_;          // lifespan state (None: lifespan did not run)
   bool access_log_;
   py::object error_logger_;

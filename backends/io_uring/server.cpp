@@ -39,10 +39,12 @@
 //   deadline passes.
 //
 //   Cross-thread: submit() / body_consumed() append to an inbox under `mu_` and write the
-//   eventfd at most once per loop turn (`wake_pending_`); the ring's read of that eventfd
-//   completes and the loop takes the inbox. shutdown() marks draining, shuts the listening
-//   socket (new connections are refused at once) and wakes the loop; join() waits for the
-//   I/O thread, which ends once draining and every connection is closed.
+//   eventfd at most once per loop turn (`wake_pending_`), and not at all while the app side
+//   holds wake-ups for a batch (hold_wakeups(); release_wakeups() writes it once); the ring's
+//   read of that eventfd completes and the loop takes the inbox. shutdown() marks draining,
+//   refuses new connections at once (common::refuse_new_connections: never for a borrowed
+//   --fd socket) and wakes the loop; join() waits for the I/O thread, which ends once draining
+//   and every connection is closed.
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -120,14 +122,22 @@ class UringServer final : public Server {
       std::lock_guard lock(mu_);
       ops_in_.emplace_back(id, std::move(ops));
     }
-    wake();
+    wake_or_defer();
   }
   void body_consumed(ExchangeId id, std::size_t bytes) override {
     {
       std::lock_guard lock(mu_);
       credit_in_.emplace_back(id, bytes);
     }
-    wake();
+    wake_or_defer();
+  }
+  void hold_wakeups() override { holding_ = true; }
+  void release_wakeups() override {
+    holding_ = false;
+    if (deferred_) {
+      deferred_ = false;
+      wake();
+    }
   }
 
   // ---- Server --------------------------------------------------------------------------------
@@ -159,6 +169,14 @@ class UringServer final : public Server {
   }
 
  private:
+  void wake_or_defer() noexcept {
+    if (holding_) {
+      deferred_ = true;
+    } else {
+      wake();
+    }
+  }
+
   void wake() noexcept {
     if (wake_pending_.exchange(true)) return;  // one write per loop turn is enough
     const std::uint64_t one = 1;
@@ -208,6 +226,9 @@ class UringServer final : public Server {
       check_shutdown(now);
       if (now >= next_scan_) run_timers(now);
       step_dirty(now);
+      // Responses first: hand this turn's sends to the kernel before waking the app thread,
+      // which (on a shared core) may run at once and hold the CPU for its whole batch.
+      if (!shared_.outbox.empty() && io_uring_sq_ready(&ring_) != 0) io_uring_submit(&ring_);
       post_outbox();
       arm_accept(now);
       if (shared_.drain_seen && conns_.empty()) return;
@@ -446,6 +467,9 @@ class UringServer final : public Server {
   std::vector<std::pair<ExchangeId, std::vector<Outbound>>> ops_in_;
   std::vector<std::pair<ExchangeId, std::size_t>> credit_in_;
   std::atomic<bool> wake_pending_{false};
+  // app thread only: wake-ups held back between hold_wakeups() and release_wakeups()
+  bool holding_ = false;
+  bool deferred_ = false;
 
   // I/O thread only
   ::io_uring ring_{};
