@@ -507,6 +507,12 @@ int RequestParser::check_transfer_encoding(std::string_view coding_list) noexcep
     return fail_in_callback(make_remote_error(Errc::unsupported_transfer_encoding,
                                               "only the chunked transfer coding is supported"));
   }
+  // Our reading and llhttp's must agree, whatever leniency is on: a coding llhttp does not
+  // frame as chunked (e.g. "chunked<TAB>") would otherwise let the body run to EOF.
+  if ((llhttp_.flags & F_CHUNKED) == 0) {
+    return fail_in_callback(make_remote_error(Errc::invalid_transfer_encoding,
+                                              "Transfer-Encoding is not a plain 'chunked'"));
+  }
   return HPE_OK;
 }
 

@@ -517,3 +517,25 @@ TEST(Http1ServerConnection, BadTargetByteBeforeALfIsTheSameHoweverSplit) {
 
 }  // namespace
 }  // namespace lancet::http1
+
+namespace lancet::http1 {
+namespace {
+
+// Regression (found by fuzzing): with the lenient chunked_length flag, "chunked<TAB>" was a
+// coding llhttp did not read as chunked, so the body ran to EOF while the head said
+// Content-Length: 6. Any Transfer-Encoding llhttp does not frame as chunked is rejected.
+TEST(Http1Leniency, TransferEncodingLlhttpDoesNotFrameAsChunkedIsRejected) {
+  Options o;
+  o.lenient.chunked_length = true;
+  ServerConnection conn(o);
+  conn.receive_data(
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\t\r\n\r\n"
+      "0\r\n\r\n");
+  auto ev = conn.next_event();
+  ASSERT_FALSE(ev);
+  EXPECT_EQ(ev.error().code, Errc::invalid_transfer_encoding);
+  EXPECT_EQ(ev.error().http_status_hint, 400);
+}
+
+}  // namespace
+}  // namespace lancet::http1
