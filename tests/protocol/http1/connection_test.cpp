@@ -443,15 +443,9 @@ namespace {
 TEST(Http1ServerConnection, VersionErrorIsTheSameHoweverSplit) {
   const std::string request = "GET / HTTP/0.1\nX: y\r\n\r\n";
   for (std::size_t cut = 0; cut <= request.size(); ++cut) {
-    ServerConnection conn;
-    conn.receive_data(request.substr(0, cut));
-    auto ev = conn.next_event();
-    if (ev) {
-      conn.receive_data(request.substr(cut));
-      ev = conn.next_event();
-    }
-    ASSERT_FALSE(ev) << cut;
-    EXPECT_EQ(ev.error().code, Errc::unsupported_version) << cut;
+    const auto error = testing::error_when_cut(request, cut);
+    ASSERT_TRUE(error) << cut;
+    EXPECT_EQ(error->code, Errc::unsupported_version) << cut;
   }
 }
 
@@ -468,27 +462,15 @@ TEST(Http1Limits, OverlongTargetWithABadByteIs414HoweverSplit) {
   o.limits.max_target_bytes = 2;
   const std::string request = std::string("GET /aaaaaaaaa\0x HTTP/1.1\r\nHost: a\r\n\r\n", 40);
   for (std::size_t cut = 0; cut <= request.size(); ++cut) {
-    ServerConnection conn(o);
-    conn.receive_data(request.substr(0, cut));
-    auto ev = conn.next_event();
-    if (ev) {
-      conn.receive_data(request.substr(cut));
-      ev = conn.next_event();
-    }
-    ASSERT_FALSE(ev) << cut;
-    EXPECT_EQ(ev.error().code, Errc::target_too_long) << cut;
+    const auto error = testing::error_when_cut(request, cut, o);
+    ASSERT_TRUE(error) << cut;
+    EXPECT_EQ(error->code, Errc::target_too_long) << cut;
   }
   const std::string lf_after_target = "GET upgradeo\nGP";  // and a LF, not a bad byte, ends it
   for (std::size_t cut = 0; cut <= lf_after_target.size(); ++cut) {
-    ServerConnection conn(o);
-    conn.receive_data(lf_after_target.substr(0, cut));
-    auto ev = conn.next_event();
-    if (ev) {
-      conn.receive_data(lf_after_target.substr(cut));
-      ev = conn.next_event();
-    }
-    ASSERT_FALSE(ev) << cut;
-    EXPECT_EQ(ev.error().code, Errc::target_too_long) << cut;
+    const auto error = testing::error_when_cut(lf_after_target, cut, o);
+    ASSERT_TRUE(error) << cut;
+    EXPECT_EQ(error->code, Errc::target_too_long) << cut;
   }
 }
 
@@ -503,15 +485,9 @@ namespace {
 TEST(Http1ServerConnection, BadTargetByteBeforeALfIsTheSameHoweverSplit) {
   const std::string request = "GET http:\x0c\n\r\xff";
   for (std::size_t cut = 0; cut <= request.size(); ++cut) {
-    ServerConnection conn;
-    conn.receive_data(request.substr(0, cut));
-    auto ev = conn.next_event();
-    if (ev) {
-      conn.receive_data(request.substr(cut));
-      ev = conn.next_event();
-    }
-    ASSERT_FALSE(ev) << cut;
-    EXPECT_EQ(ev.error().code, Errc::invalid_target) << cut;
+    const auto error = testing::error_when_cut(request, cut);
+    ASSERT_TRUE(error) << cut;
+    EXPECT_EQ(error->code, Errc::invalid_target) << cut;
   }
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -52,6 +53,22 @@ inline Received receive_all(ServerConnection& conn) {
     }
   }
   return r;
+}
+
+/// Feeds `request` in two pieces cut at `cut` and returns the error the connection reports for
+/// it (nullopt when the first event after all bytes is not an error). For split-invariance
+/// regression tests: the answer must be the same at every cut.
+inline std::optional<Error> error_when_cut(std::string_view request, std::size_t cut,
+                                           const Options& options = {}) {
+  ServerConnection conn(options);
+  conn.receive_data(request.substr(0, cut));
+  auto ev = conn.next_event();
+  if (ev) {
+    conn.receive_data(request.substr(cut));
+    ev = conn.next_event();
+  }
+  if (ev) return std::nullopt;
+  return ev.error();
 }
 
 }  // namespace lancet::http1::testing
