@@ -3,6 +3,9 @@
 #
 #   tools/fuzz.sh [SECONDS]      fuzz each target SECONDS (default 30), seeds from its corpus
 #   tools/fuzz.sh --replay       only run each target once over its corpus (no fuzzing)
+#   FUZZ_SEED=N                  libFuzzer's seed (default 0: a new random seed each run). With a
+#                                fixed seed the inputs tried are the same sequence every time, so
+#                                a short CI run explores a prefix of what a longer local run did
 #
 # Builds in build-fuzz/ with clang-14, ASan+UBSan (-DLANCET_FUZZ=ON, TOOLCHAIN.md §7). New
 # units go to a temporary directory, never into fuzz/corpus/ (minimise and copy by hand).
@@ -75,7 +78,7 @@ for name in "${targets[@]}"; do
     echo "== ${name}: fuzzing ${seconds}s"
     # New units go to the temp dir (first corpus dir); the repo corpus is only read.
     cmd=(nice -n 10 timeout --kill-after=30 $((seconds + 120)) "${bin}" "${args[@]}"
-         -max_total_time="${seconds}" -timeout=10 "${work}/${name}" "${seeds[@]}")
+         -max_total_time="${seconds}" -timeout=10 -seed="${FUZZ_SEED:-0}" "${work}/${name}" "${seeds[@]}")
   fi
   if "${cmd[@]}" >"${log}" 2>&1; then
     grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::average_exec_per_sec)' \

@@ -61,4 +61,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan -j "$JOBS" --output-on-failure --timeout 900
 
 step "fuzz every target for ${FUZZ_SECONDS:-20} s (clang-14, ASan + UBSan)"
-bash tools/fuzz.sh "${FUZZ_SECONDS:-20}"
+# A fixed seed: CI tries a prefix of the input sequence a longer run with the same seed covers
+# (new findings come from longer, random-seed runs: tools/fuzz.sh 300).
+FUZZ_SEED=${FUZZ_SEED:-20261121} bash tools/fuzz.sh "${FUZZ_SECONDS:-20}"
