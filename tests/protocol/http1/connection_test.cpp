@@ -460,7 +460,8 @@ namespace {
 TEST(Http1Limits, OverlongTargetWithABadByteIs414HoweverSplit) {
   Options o;
   o.limits.max_target_bytes = 2;
-  const std::string request = std::string("GET /aaaaaaaaa\0x HTTP/1.1\r\nHost: a\r\n\r\n", 40);
+  static constexpr char kRaw[] = "GET /aaaaaaaaa\0x HTTP/1.1\r\nHost: a\r\n\r\n";
+  const std::string request(kRaw, sizeof kRaw - 1);  // the NUL inside is part of the request
   for (std::size_t cut = 0; cut <= request.size(); ++cut) {
     const auto error = testing::error_when_cut(request, cut, o);
     ASSERT_TRUE(error) << cut;
