@@ -27,7 +27,8 @@
 //   only while posted - consumed < body_window; the socket is not polled for reading while
 //   posted - consumed + pending >= body_window, so TCP pushes back on the client.
 //
-//   Response flow: SendData bytes are counted in `outflows_` (per exchange, in wire order).
+//   Response flow: SendData bytes are counted in `sends_` (common::SendAccount: per exchange,
+//   in wire order).
 //   Each write subtracts from the front exchange's ExchangeFlow::unsent_bytes; once a count
 //   seen at or above kSendHighWater falls below kSendLowWater, Drained is posted.
 //
@@ -52,6 +53,7 @@
 #include <vector>
 
 #include "backends/blocking/core.hpp"
+#include "backends/common/send_account.hpp"
 #include "backends/port.hpp"
 #include "protocol/asgi/scope.hpp"
 #include "protocol/classify/probe_response.hpp"
@@ -101,13 +103,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::shared_ptr<ExchangeFlow> flow;
     bool with_app() const noexcept { return id != 0 && !ended; }
   };
-  /// Response bytes of one exchange still in the output queue (for Drained).
-  struct Outflow {
-    ExchangeId id = 0;
-    std::shared_ptr<ExchangeFlow> flow;
-    std::size_t app_unsent = 0;
-    bool armed = false;  ///< unsent_bytes was seen at or above kSendHighWater
-  };
 
   void serve();
   void finish() noexcept;
@@ -127,8 +122,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool advance_cycle();
   void flush();
   void refill_file();
-  void account_written(std::size_t n);
-  void release(Outflow& flow, std::size_t n);
   void wait_for_io();
   bool wants_read_now() const;
   std::optional<Clock::time_point> next_deadline() const;
@@ -153,7 +146,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<asgi::Address> peer_;
   std::optional<asgi::Address> local_;
   Exchange ex_;
-  std::deque<Outflow> outflows_;
+  common::SendAccount sends_;  // response bytes still unwritten, for Drained
   std::vector<Inbound> outbox_;
   std::string read_buf_;
   Closing closing_ = Closing::no;

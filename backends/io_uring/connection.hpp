@@ -48,6 +48,7 @@
 #include <utility>
 #include <vector>
 
+#include "backends/common/send_account.hpp"
 #include "backends/port.hpp"
 #include "backends/server.hpp"
 #include "protocol/asgi/scope.hpp"
@@ -149,13 +150,6 @@ class Connection {
     std::shared_ptr<ExchangeFlow> flow;
     bool with_app() const noexcept { return id != 0 && !ended; }
   };
-  /// Response bytes of one exchange still in the output queue (for Drained).
-  struct Outflow {
-    ExchangeId id = 0;
-    std::shared_ptr<ExchangeFlow> flow;
-    std::size_t app_unsent = 0;
-    bool armed = false;  ///< unsent_bytes was seen at or above kSendHighWater
-  };
 
   void run(Clock::time_point now);
   void refresh_date();
@@ -173,8 +167,6 @@ class Connection {
   asgi::HttpScope make_scope(const http1::RequestHead& head) const;
   void post_body();
   bool advance_cycle(Clock::time_point now);
-  void account_written(std::size_t n);
-  void release(Outflow& flow, std::size_t n);
   void end_exchange(bool client_gone);
   void app_finished();
   void local_failure();
@@ -185,7 +177,7 @@ class Connection {
   std::optional<asgi::Address> peer_;
   std::optional<asgi::Address> local_;
   Exchange ex_;
-  std::deque<Outflow> outflows_;
+  common::SendAccount sends_;  // response bytes still unwritten, for Drained
   std::vector<std::pair<ExchangeId, Outbound>> ops_in_;
   std::vector<std::pair<ExchangeId, std::size_t>> credit_in_;
   std::string read_buf_;

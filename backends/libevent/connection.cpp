@@ -205,13 +205,8 @@ void Connection::apply_data(SendData& data) {
   if (!conn_.send_data(*owned, owned)) return local_failure();
   // Bytes http1 dropped (HEAD, 204, 304) will never be written: release them now.
   const std::size_t queued = std::min(n, conn_.pending_output_bytes() - before);
-  Outflow dropped{ex_.id, ex_.flow, n - queued, false};
-  release(dropped, n - queued);
-  if (queued == 0) return;
-  if (outflows_.empty() || outflows_.back().id != ex_.id) {
-    outflows_.push_back(Outflow{ex_.id, ex_.flow, 0, false});
-  }
-  outflows_.back().app_unsent += queued;
+  const auto drained = [this](Drained d) { core_.post(d); };
+  sends_.on_body(ex_.id, ex_.flow, queued, n - queued, drained);
 }
 
 // http.response.pathsend: the head went out already; the file's bytes follow as body, read in
@@ -289,32 +284,11 @@ void Connection::flush() {
       return;
     }
     conn_.consume_output(static_cast<std::size_t>(written));
-    account_written(static_cast<std::size_t>(written));
+    const auto drained = [this](Drained d) { core_.post(d); };
+    sends_.on_written(static_cast<std::size_t>(written), drained);
   }
 }
 
-// Written bytes are charged to the oldest exchange first (heads and chunk framing included: a
-// slight overestimate of progress, never an underflow).
-void Connection::account_written(std::size_t n) {
-  while (n > 0 && !outflows_.empty()) {
-    Outflow& f = outflows_.front();
-    const std::size_t dec = std::min(n, f.app_unsent);
-    n -= dec;
-    release(f, dec);
-    if (f.app_unsent == 0) outflows_.pop_front();
-  }
-}
-
-void Connection::release(Outflow& f, std::size_t n) {
-  if (n == 0 || !f.flow) return;
-  f.app_unsent -= n;
-  const std::size_t before = f.flow->unsent_bytes.fetch_sub(n);
-  if (before >= kSendHighWater) f.armed = true;
-  if (f.armed && before - n < kSendLowWater) {
-    core_.post(Drained{f.id});
-    f.armed = false;
-  }
-}
 
 // ---- wire -> app side -------------------------------------------------------------------------
 

@@ -56,6 +56,7 @@
 #include <string_view>
 
 #include "backends/libevent/core.hpp"
+#include "backends/common/send_account.hpp"
 #include "backends/port.hpp"
 #include "protocol/asgi/scope.hpp"
 #include "protocol/http1/connection.hpp"
@@ -106,13 +107,6 @@ class Connection {
     std::shared_ptr<ExchangeFlow> flow;
     bool with_app() const noexcept { return id != 0 && !ended; }
   };
-  /// Response bytes of one exchange still in the output queue (for Drained).
-  struct Outflow {
-    ExchangeId id = 0;
-    std::shared_ptr<ExchangeFlow> flow;
-    std::size_t app_unsent = 0;
-    bool armed = false;  ///< unsent_bytes was seen at or above kSendHighWater
-  };
 
   // ---- libevent trampolines (noexcept: failure closes the connection) ------------------------
   static void on_io(evutil_socket_t fd, short what, void* arg) noexcept;
@@ -126,8 +120,6 @@ class Connection {
   void start_file(const std::string& path);
   void refill_file();
   void flush();
-  void account_written(std::size_t n);
-  void release(Outflow& flow, std::size_t n);
   void local_failure();
   void app_finished();
   void end_exchange(bool client_gone);
@@ -161,7 +153,7 @@ class Connection {
   std::optional<asgi::Address> peer_;
   std::optional<asgi::Address> local_;
   Exchange ex_;
-  std::deque<Outflow> outflows_;
+  common::SendAccount sends_;  // response bytes still unwritten, for Drained
   Closing closing_ = Closing::no;
   bool readable_ = true;   // no EAGAIN from recv() since the last read edge
   bool writable_ = true;   // no EAGAIN from sendmsg() since the last write edge
