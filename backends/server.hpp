@@ -36,6 +36,12 @@ struct ServerConfig {
   std::size_t limit_concurrency = 0;       ///< requests in the app at once; above: 503 (0: none)
   std::size_t max_connections = 1024;      ///< open connections at once (blocking: threads)
   std::size_t body_window = 64 * 1024;     ///< request body read ahead of the app (bytes)
+
+  /// true: the backend runs its own I/O thread(s) and posts to the AppPort from them.
+  /// false: caller-driven, where the backend supports it (io_uring): no thread; the caller
+  /// watches poll_fd() and calls pump() on the thread that called make_server(), and every
+  /// Server/ServerPort call comes from that thread. Backends without it keep their threads.
+  bool io_thread = true;
 };
 
 /// Why a server could not start: errno and one line for the user.
@@ -62,6 +68,16 @@ class Server : public ServerPort {
   virtual std::size_t active_exchanges() const = 0;
   /// The backend's name ("blocking", "io_uring", "libevent").
   virtual const char* name() const = 0;
+
+  // ---- caller-driven servers (ServerConfig::io_thread = false) --------------------------------
+  /// The descriptor that becomes readable when pump() has work; -1 if this server runs its own
+  /// threads (then pump() does nothing).
+  virtual int poll_fd() const { return -1; }
+  /// Does all the I/O that is ready without blocking: completions, parsing, writes, timers.
+  /// Posts to the AppPort from inside this call; submit() and body_consumed() only queue
+  /// until the next pump(). join() from another thread waits for the owner's pumps to finish
+  /// the shutdown; join() on the owner thread pumps by itself.
+  virtual void pump() {}
 };
 
 /// Binds and starts the compiled-in backend. Errors: the address is in use, permission denied,

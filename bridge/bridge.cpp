@@ -92,6 +92,16 @@ PyObject* c_release(PyObject* self, PyObject* /*unused*/) {
 PyMethodDef g_release_def = {"release_wakeups", c_release, METH_NOARGS,
                              "Wakes the backend once for the batch's responses."};
 
+PyObject* c_flush(PyObject* self, PyObject* /*unused*/) {
+  return guarded([&] {
+    auto* inst = reinterpret_cast<py::detail::instance*>(self);
+    static_cast<Bridge*>(inst->get_value_and_holder().value_ptr())->flush();
+    Py_RETURN_NONE;
+  });
+}
+PyMethodDef g_flush_def = {"flush", c_flush, METH_NOARGS,
+                           "Runs the caller-driven server once for what the app queued."};
+
 }  // namespace
 
 // ---- Exchange ----------------------------------------------------------------------------------
@@ -128,6 +138,7 @@ PyObject* Exchange::receive_event(asgi::ReceiveEvent&& event) {
     if (!req->body.empty() || (expects_continue_ && !consumed_reported_)) {
       consumed_reported_ = true;
       bridge_->port().body_consumed(id_, req->body.size());
+      bridge_->port_used();
     }
   } else {
     if (PyDict_SetItem(d, n.type, n.http_disconnect) != 0) throw py::error_already_set();
@@ -148,6 +159,7 @@ py::object Exchange::receive() {
   if (expects_continue_ && !consumed_reported_) {
     consumed_reported_ = true;  // the backend answers 100 Continue now
     bridge_->port().body_consumed(id_, 0);
+    bridge_->port_used();
   }
   receive_waiter_ = bridge_->create_future();
   return receive_waiter_;
@@ -207,6 +219,7 @@ void Exchange::submit(const asgi::Actions& actions) {
   // Count before submitting: the backend subtracts as it writes.
   if (data_bytes != 0 && flow_) flow_->unsent_bytes.fetch_add(data_bytes);
   bridge_->port().submit(id_, std::move(ops));
+  bridge_->port_used();
 }
 
 py::object Exchange::send(py::handle message) {
@@ -221,6 +234,10 @@ py::object Exchange::send(py::handle message) {
   if (!actions) raise_cycle_error(actions.error());
   submit(*actions);
   after_progress();
+  if (!cycle_.is_done() && flow_ && flow_->unsent_bytes.load() > backend::kSendHighWater &&
+      bridge_->caller_driven()) {
+    bridge_->pump_now();  // as a transport write: the socket usually takes it all at once
+  }
   if (!cycle_.is_done() && flow_ && flow_->unsent_bytes.load() > backend::kSendHighWater) {
     if (!drain_waiter_) drain_waiter_ = bridge_->create_future();
     return drain_waiter_;
@@ -349,6 +366,8 @@ py::object Bridge::start(py::handle self) {
     return py::make_tuple(result.error.errno_value, result.error.message);
   }
   server_ = std::move(result.server);
+  caller_driven_ = server_->poll_fd() >= 0;
+  mailbox_.set_quiet(caller_driven_);  // posts now come only from pump(), on this thread
   return py::none();
 }
 
@@ -538,22 +557,56 @@ void Bridge::release_wakeups() {
   if (server_) server_->release_wakeups();
 }
 
+void Bridge::schedule_flush() {
+  if (flush_scheduled_) return;
+  try {
+    if (!call_soon_) call_soon_ = loop_.attr("call_soon");
+    // Bound to the Server object (not stored: no cycle), which the handle keeps alive.
+    py::object flush = steal(PyCFunction_New(&g_flush_def, self_.ptr()));
+    call1(call_soon_.ptr(), flush.ptr());
+    flush_scheduled_ = true;
+  } catch (py::error_already_set& e) {
+    log_error("lancet: internal error scheduling a flush", e.value().ptr());
+  }
+}
+
+void Bridge::flush() {
+  flush_scheduled_ = false;
+  on_wakeup();
+}
+
+void Bridge::pump_now() {
+  if (!server_ || !caller_driven_) return;
+  server_->pump();
+  schedule_flush();  // what pump() posted is handled there, not inside the app's send()
+}
+
 void Bridge::on_wakeup() {
+  if (caller_driven_ && server_) server_->pump();
   mailbox_.drain(batch_);
-  if (!batch_.empty() && server_ && !release_scheduled_) {
-    // The tasks started below take their first steps in the loop's next round; the sends they
-    // make queue without waking the backend until release_wakeups(), scheduled after them.
+  if (batch_.empty()) return;
+  if (!caller_driven_ && server_ && !release_scheduled_) server_->hold_wakeups();
+  dispatch_batch();
+  if (caller_driven_) {
+    // After the tasks' first steps and the callbacks of the futures resolved above (call_soon
+    // is FIFO): their sends are written by one pump().
+    schedule_flush();
+  } else if (server_ && !release_scheduled_) {
+    // The sends the batch's tasks make queue without waking the backend until
+    // release_wakeups(), scheduled after those tasks' first steps.
     try {
       if (!call_soon_) call_soon_ = loop_.attr("call_soon");
-      // Bound to the Server object (not stored: no cycle), which the handle keeps alive.
       py::object release = steal(PyCFunction_New(&g_release_def, self_.ptr()));
       call1(call_soon_.ptr(), release.ptr());
       release_scheduled_ = true;
-      server_->hold_wakeups();
     } catch (py::error_already_set& e) {
+      server_->release_wakeups();
       log_error("lancet: internal error scheduling a wake-up", e.value().ptr());
     }
   }
+}
+
+void Bridge::dispatch_batch() {
   for (backend::Inbound& message : batch_) {
     try {
       if (auto* started = std::get_if<backend::RequestStarted>(&message)) {

@@ -97,9 +97,14 @@ class Bridge {
 
   /// Binds and starts the backend. None on success, else (errno, message).
   py::object start(py::handle self);
-  int fileno() const noexcept { return mailbox_.fd(); }
-  /// The loop's reader callback: drains the mailbox in one GIL hold.
+  /// What the loop watches: the caller-driven server's poll_fd(), else the mailbox's eventfd.
+  int fileno() const noexcept { return caller_driven_ ? server_->poll_fd() : mailbox_.fd(); }
+  /// The loop's reader callback: pumps a caller-driven server, then drains the mailbox in one
+  /// GIL hold.
   void on_wakeup();
+  /// Scheduled (call_soon) when a caller-driven server has queued work: one on_wakeup() after
+  /// the callbacks already queued (the app steps that submitted, or that the batch woke).
+  void flush();
   /// Scheduled (call_soon) by on_wakeup after the batch's tasks: wakes the backend once for
   /// everything they submitted.
   void release_wakeups();
@@ -115,6 +120,13 @@ class Bridge {
 
   // For Exchange.
   backend::ServerPort& port() noexcept { return *server_; }
+  /// After submit() / body_consumed(): a caller-driven server writes at the next flush().
+  void port_used() {
+    if (caller_driven_) schedule_flush();
+  }
+  bool caller_driven() const noexcept { return caller_driven_; }
+  /// Caller-driven: write now (send() above the high-water mark, as a transport write would).
+  void pump_now();
   py::object create_future() const;
   py::object self_ref() const { return py::reinterpret_borrow<py::object>(self_); }
   SendScratch& scratch() noexcept { return scratch_; }
@@ -126,8 +138,10 @@ class Bridge {
 
  private:
   void on_request(backend::RequestStarted& started);
+  void dispatch_batch();  // batch_ to the exchanges (loop thread, GIL held)
   PyObject* build_scope(const asgi::HttpScope& scope);  // new reference
   PyObject* server_tuple(const asgi::Address& address);  // new reference
+  void schedule_flush();
   Exchange* find(backend::ExchangeId id);
 
   backend::ServerConfig config_;
@@ -142,6 +156,8 @@ class Bridge {
   py::object create_task_;    // loop.create_task, bound once
   py::object call_soon_;       // loop.call_soon
   bool release_scheduled_ = false;
+  bool caller_driven_ = false;   // the server runs on this thread (ServerConfig::io_thread off)
+  bool flush_scheduled_ = false;
   py::object task_type_;      // asyncio.Task when the loop has no task factory, else unset
   py::object task_kwnames_;   // ("loop", "name")
   py::object task_name_;      // one shared name: no per-task name formatting

@@ -171,6 +171,7 @@ backend::ServerConfig config_from_native(const py::dict& native) {
       get_or<std::size_t>(native, "max_head_size", c.http.limits.max_head_bytes);
   c.http.limits.max_header_count =
       get_or<std::size_t>(native, "max_header_count", c.http.limits.max_header_count);
+  c.io_thread = get_or<bool>(native, "io_thread", false);
   c.probes.probes_enabled = get_or<bool>(native, "probes", true);
   c.probes.alive_path = get_or<std::string>(native, "probe_path_alive", c.probes.alive_path);
   c.probes.ready_path = get_or<std::string>(native, "probe_path_ready", c.probes.ready_path);

@@ -34,8 +34,13 @@ class Mailbox final : public backend::AppPort {
   /// The eventfd to watch for readability.
   int fd() const noexcept { return fd_; }
 
+  /// Quiet: posts come only from the app thread itself (a caller-driven server's pump()), so
+  /// post() and drain() skip the eventfd. Set before any post.
+  void set_quiet(bool quiet) noexcept { quiet_ = quiet; }
+
  private:
   int fd_ = -1;
+  bool quiet_ = false;
   std::mutex mutex_;
   std::vector<backend::Inbound> queue_;
 };

@@ -97,7 +97,10 @@ void define_module(py::module_& m) {
       .def("join", &Bridge::join)
       .def("active_exchanges", &Bridge::active_exchanges)
       .def("live_exchanges", &Bridge::live_exchanges)
-      .def("backend_name", &Bridge::backend_name);
+      .def("backend_name", &Bridge::backend_name)
+      .def("io_on_loop_thread", &Bridge::caller_driven,
+           "True when the backend's I/O runs on the event loop's thread (io_uring without "
+           "--io-thread).");
 
   define_lifespan(m);
 }

@@ -34,6 +34,10 @@ LANCET_TEST_COMMAND="$PWD/.venv/bin/lancet" .venv/bin/python -m pytest tests/pyt
 
 [ "$quick" = 1 ] && exit 0
 
+step "io_uring with an I/O thread (--io-thread): the wire-level suites again"
+LANCET_TEST_FLAGS=--io-thread LANCET_TEST_COMMAND="$PWD/.venv/bin/lancet" .venv/bin/python -m pytest \
+  tests/python/test_server_behaviour.py tests/python/test_asgi_http.py -q -p no:cacheprovider --timeout 120
+
 # Every backend passes the same suites: the socket-level conformance suite and pytest end to
 # end, each against its own build of the extension (LANCET_MODULE_DIR keeps them apart).
 default_backend=$(sed -n 's/^LANCET_BACKEND_BUILT:INTERNAL=//p' build/CMakeCache.txt)

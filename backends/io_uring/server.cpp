@@ -1,4 +1,5 @@
-// The io_uring backend's Server: one I/O thread, one ring, every connection on it.
+// The io_uring backend's Server: one ring, every connection on it, driven by an I/O thread of its
+// own or by the caller's thread (the asyncio loop's).
 //
 // Layer: backends/io_uring. Implements backends/server.hpp (make_server) and the ServerPort.
 // Shaped like the liburing echo server: on_accept, on_recv, on_send, on_timer, close.
@@ -38,7 +39,16 @@
 //   accept retry bound the wait (at most 1 s); all connections are scanned when the nearest
 //   deadline passes.
 //
-//   Cross-thread: submit() / body_consumed() append to an inbox under `mu_` and write the
+//   Caller-driven (ServerConfig::io_thread = false; what the bridge uses unless --io-thread):
+//   no I/O thread. start() sets the ring up on the caller's thread and registers wake_fd_ with
+//   it (io_uring_register_eventfd: every completion makes it readable); the caller watches
+//   poll_fd() and calls pump(), which runs the same turn as loop() without waiting, repeated
+//   while completions keep coming (at most kPumpRounds, then it re-arms the eventfd itself).
+//   submit() / body_consumed() go straight to the connection and are written by the next
+//   pump(). Deadlines arrive as an IORING_OP_TIMEOUT. The app side is on the same thread, so
+//   a request costs no thread hand-off and no eventfd round trip.
+//
+//   Cross-thread (threaded mode): submit() / body_consumed() append to an inbox under `mu_` and write the
 //   eventfd at most once per loop turn (`wake_pending_`), and not at all while the app side
 //   holds wake-ups for a batch (hold_wakeups(); release_wakeups() writes it once); the ring's
 //   read of that eventfd completes and the loop takes the inbox. shutdown() marks draining,
@@ -54,6 +64,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <future>
 #include <mutex>
@@ -70,8 +81,11 @@ namespace {
 constexpr unsigned kRingEntries = 512;
 constexpr auto kMaxWait = std::chrono::seconds(1);
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
+constexpr int kPumpRounds = 8;  // caller-driven: turns per pump() before yielding to the caller
 
-enum class Op : std::uint64_t { accept = 1, wake = 2, cancel = 3, recv = 4, send = 5, hup = 6 };
+enum class Op : std::uint64_t {
+  accept = 1, wake = 2, cancel = 3, recv = 4, send = 5, hup = 6, timer = 7
+};
 constexpr std::uint64_t kOpMask = 7;
 static_assert(alignof(Connection) >= 8, "the low 3 bits of user_data hold the Op");
 
@@ -86,25 +100,48 @@ class UringServer final : public Server {
       : shared_(config, app),
         listener_(std::move(listener)),
         address_(listener_.address),
-        wake_fd_(wake_fd) {}
+        wake_fd_(wake_fd),
+        caller_driven_(!config.io_thread) {}
 
   ~UringServer() override {
     if (!shared_.draining.load()) shutdown(0);
-    join();
-    if (listener_.fd >= 0) close(listener_.fd);  // the I/O thread never ran
+    if (caller_driven_ && std::this_thread::get_id() != owner_) {
+      // Nobody pumps from here: finish at once (the owner no longer uses the ring).
+      if (ring_ready_ && !finished_.load()) finish();
+    } else {
+      join();
+    }
+    if (listener_.fd >= 0) close(listener_.fd);  // the loop never ran
     close(wake_fd_);
   }
 
-  /// Starts the I/O thread and waits for its ring; a non-empty message on failure.
+  /// Sets up the ring (on the I/O thread, or here when caller-driven); a non-empty message on
+  /// failure.
   StartError start() {
-    try {
-      thread_ = std::thread([this] { thread_main(); });
-    } catch (const std::system_error& e) {
-      return StartError{e.code().value(), "cannot start the io_uring I/O thread"};
+    int rc = 0;
+    if (caller_driven_) {
+      owner_ = std::this_thread::get_id();
+      rc = setup_ring();
+      if (rc == 0) {
+        rc = io_uring_register_eventfd(&ring_, wake_fd_);
+        if (rc == 0) {
+          ring_ready_ = true;
+          next_scan_ = Clock::now();
+          wake();  // the first pump() arms accept
+          return {};
+        }
+        io_uring_queue_exit(&ring_);
+      }
+    } else {
+      try {
+        thread_ = std::thread([this] { thread_main(); });
+      } catch (const std::system_error& e) {
+        return StartError{e.code().value(), "cannot start the io_uring I/O thread"};
+      }
+      rc = ring_result_.get_future().get();
+      if (rc == 0) return {};
+      thread_.join();
     }
-    const int rc = ring_result_.get_future().get();
-    if (rc == 0) return {};
-    thread_.join();
     const int err = -rc;
     if (err == EPERM || err == ENOSYS || err == EACCES) {
       return StartError{err, std::string("io_uring is not available here (") +
@@ -118,6 +155,13 @@ class UringServer final : public Server {
 
   // ---- ServerPort (app thread) ---------------------------------------------------------------
   void submit(ExchangeId id, std::vector<Outbound>&& ops) override {
+    if (caller_driven_) {  // the owner thread: straight to the connection; pump() writes
+      const auto it = shared_.exchanges.find(id);
+      if (it == shared_.exchanges.end()) return;
+      it->second->add_ops(id, std::move(ops));
+      mark_dirty(it->second);
+      return;
+    }
     {
       std::lock_guard lock(mu_);
       ops_in_.emplace_back(id, std::move(ops));
@@ -125,6 +169,13 @@ class UringServer final : public Server {
     wake_or_defer();
   }
   void body_consumed(ExchangeId id, std::size_t bytes) override {
+    if (caller_driven_) {
+      const auto it = shared_.exchanges.find(id);
+      if (it == shared_.exchanges.end()) return;
+      it->second->add_credit(id, bytes);
+      mark_dirty(it->second);
+      return;
+    }
     {
       std::lock_guard lock(mu_);
       credit_in_.emplace_back(id, bytes);
@@ -164,8 +215,50 @@ class UringServer final : public Server {
   }
 
   void join() override {
+    if (caller_driven_) {
+      if (!ring_ready_) return;
+      if (std::this_thread::get_id() == owner_) {
+        while (!finished_.load()) {  // nobody else pumps while the owner waits here
+          pump();
+          pollfd p{wake_fd_, POLLIN, 0};
+          if (!finished_.load()) poll(&p, 1, 100);
+        }
+        return;
+      }
+      std::unique_lock lock(join_mu_);
+      finished_cv_.wait(lock, [this] { return finished_.load(); });
+      return;
+    }
     std::lock_guard lock(join_mu_);
     if (thread_.joinable()) thread_.join();
+  }
+
+  // ---- caller-driven (the owner thread) ------------------------------------------------------
+  int poll_fd() const override { return caller_driven_ ? wake_fd_ : -1; }
+
+  /// One loop turn as loop() runs them, repeated while completions keep arriving (bounded), but
+  /// never waiting: the ring's registered eventfd (wake_fd_) tells the caller when to come back.
+  void pump() override {
+    if (!caller_driven_ || !ring_ready_ || finished_.load()) return;
+    std::uint64_t count = 0;
+    [[maybe_unused]] const auto n = read(wake_fd_, &count, sizeof count);  // clear it first
+    for (int round = 0; round < kPumpRounds; ++round) {
+      const Clock::time_point now = Clock::now();
+      wake_pending_.store(false);
+      check_shutdown(now);
+      if (now >= next_scan_) run_timers(now);
+      step_dirty(now);
+      post_outbox();
+      arm_accept(now);
+      if (shared_.drain_seen && conns_.empty()) {
+        finish();
+        return;
+      }
+      arm_timer(now);
+      io_uring_submit_and_get_events(&ring_);
+      if (handle_ready() == 0 && dirty_.empty()) return;
+    }
+    wake();  // still busy: come back in the caller's next loop round
   }
 
  private:
@@ -184,7 +277,7 @@ class UringServer final : public Server {
   }
 
   // ---- the I/O thread ------------------------------------------------------------------------
-  void thread_main() noexcept {
+  int setup_ring() noexcept {
     io_uring_params params{};
     params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
     int rc = io_uring_queue_init_params(kRingEntries, &ring_, &params);
@@ -197,6 +290,11 @@ class UringServer final : public Server {
       params = io_uring_params{};
       rc = io_uring_queue_init_params(kRingEntries, &ring_, &params);
     }
+    return rc;
+  }
+
+  void thread_main() noexcept {
+    const int rc = setup_ring();
     ring_result_.set_value(rc);
     if (rc < 0) return;
     try {
@@ -204,6 +302,20 @@ class UringServer final : public Server {
     } catch (...) {
       // bad_alloc outside any connection: nothing sensible is left to serve
     }
+    teardown();
+  }
+
+  /// Caller-driven: the shutdown is over (or the server is destroyed); wakes join()ers.
+  void finish() noexcept {
+    teardown();
+    {
+      std::lock_guard lock(join_mu_);
+      finished_.store(true);
+    }
+    finished_cv_.notify_all();
+  }
+
+  void teardown() noexcept {
     for (auto& [ptr, conn] : conns_) conn->abort();
     post_outbox();
     {
@@ -248,6 +360,11 @@ class UringServer final : public Server {
     __kernel_timespec ts{ns / 1'000'000'000, ns % 1'000'000'000};
     io_uring_cqe* cqe = nullptr;
     io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);  // -ETIME: a deadline
+    handle_ready();
+  }
+
+  unsigned handle_ready() {
+    io_uring_cqe* cqe = nullptr;
     unsigned head = 0;
     unsigned seen = 0;
     io_uring_for_each_cqe(&ring_, head, cqe) {
@@ -255,6 +372,30 @@ class UringServer final : public Server {
       ++seen;
     }
     io_uring_cq_advance(&ring_, seen);
+    return seen;
+  }
+
+  /// Caller-driven: deadlines come back as a ring timeout (its completion wakes the caller).
+  /// One timer is current; an earlier deadline arms a new one and the old one fires unheeded.
+  void arm_timer(Clock::time_point now) {
+    Clock::time_point until = std::min(next_scan_, now + kMaxWait);
+    const std::int64_t abort_ns = shared_.abort_at_ns.load();
+    if (abort_ns != INT64_MAX) {
+      until = std::min(until, Clock::time_point(std::chrono::nanoseconds(abort_ns)));
+    }
+    if (!accept_armed_ && !shared_.drain_seen) until = std::min(until, accept_retry_at_);
+    if (timer_armed_ && timer_at_ <= until) return;
+    io_uring_sqe* s = get_sqe();
+    if (s == nullptr) return;
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::max(Clock::duration::zero(), until - now))
+                        .count();
+    timer_ts_ = __kernel_timespec{ns / 1'000'000'000, ns % 1'000'000'000};
+    io_uring_prep_timeout(s, &timer_ts_, 0, 0);  // read by the kernel at submit, just below
+    ++timer_seq_;
+    io_uring_sqe_set_data64(s, (timer_seq_ << 3) | static_cast<std::uint64_t>(Op::timer));
+    timer_armed_ = true;
+    timer_at_ = until;
   }
 
   void handle(const io_uring_cqe& cqe) {
@@ -265,6 +406,9 @@ class UringServer final : public Server {
       case Op::accept: return on_accept(cqe.res, cqe.flags);
       case Op::wake: return post_wake_read();
       case Op::cancel: return;
+      case Op::timer:
+        if ((cqe.user_data >> 3) == timer_seq_) timer_armed_ = false;
+        return;
       case Op::recv: conn->on_recv(cqe.res); break;
       case Op::send: conn->on_send(cqe.res); break;
       case Op::hup: conn->on_hup(cqe.res); break;
@@ -462,6 +606,16 @@ class UringServer final : public Server {
   std::promise<int> ring_result_;
   std::thread thread_;
   std::mutex join_mu_;
+  // caller-driven: the owner thread runs everything; join()ers wait for finished_
+  const bool caller_driven_;
+  std::thread::id owner_{};
+  bool ring_ready_ = false;
+  std::atomic<bool> finished_{false};
+  std::condition_variable finished_cv_;
+  __kernel_timespec timer_ts_{};
+  std::uint64_t timer_seq_ = 0;
+  bool timer_armed_ = false;
+  Clock::time_point timer_at_{};
 
   std::mutex mu_;  // guards the app inbox
   std::vector<std::pair<ExchangeId, std::vector<Outbound>>> ops_in_;
@@ -488,7 +642,9 @@ class UringServer final : public Server {
 StartResult make_server(const ServerConfig& config, AppPort& app) {
   common::ListenResult listened = common::open_listener(config);
   if (listened.listener.fd < 0) return StartResult{nullptr, std::move(listened.error)};
-  const int wake_fd = eventfd(0, EFD_CLOEXEC);  // blocking: the ring waits on it, not us
+  // Threaded: blocking (the ring reads it). Caller-driven: the ring's registered eventfd, which
+  // the caller polls and pump() clears without blocking.
+  const int wake_fd = eventfd(0, EFD_CLOEXEC | (config.io_thread ? 0 : EFD_NONBLOCK));
   if (wake_fd < 0) {
     const int err = errno;
     close(listened.listener.fd);

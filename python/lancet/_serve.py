@@ -252,14 +252,18 @@ async def _run(config, loop, stop: asyncio.Event, signals: Dict[str, int]) -> in
             where = f"unix socket {address}"
         else:
             where = f"http://{address}"
+        backend = server.backend_name()
+        if backend == "io_uring":
+            backend += (", I/O on the loop thread" if server.io_on_loop_thread()
+                        else ", I/O thread")
         channel = worker_channel()
         if channel is not None:
             logger.info("Lancet worker [%d] serving on %s (backend: %s)",
-                        os.getpid(), where, server.backend_name())
+                        os.getpid(), where, backend)
             channel.notify_ready()
         else:
             logger.info("Lancet running on %s (backend: %s; Press CTRL+C to quit)",
-                        where, server.backend_name())
+                        where, backend)
         await stop_wait
 
         # Graceful shutdown: stop accepting, let in-flight exchanges finish.

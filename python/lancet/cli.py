@@ -240,6 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run N worker processes on one shared socket, under a supervising parent "
                         "that restarts them when they die; 1 serves in this process "
                         f"(default: {_D.workers})")
+    g.add_argument("--io-thread", action=argparse.BooleanOptionalAction,
+                   help="io_uring backend: run the ring on an I/O thread of its own, which can use "
+                        "a second core; without it the ring is driven from the event loop's "
+                        "thread, which is faster when a worker has one core (default: "
+                        f"{'on' if _D.io_thread else 'off'}; the libevent and blocking backends "
+                        "always use their own threads)")
     g.add_argument("--limit-max-requests", metavar="N", type=_int,
                    help="a worker stops gracefully after N requests (the supervisor starts a new "
                         "one; with --workers 1 the process exits 0) (default: "

@@ -50,6 +50,7 @@ class Config:
     probe_path_alive: str = "/_health/alive"
     probe_path_ready: str = "/_health/ready"
     workers: int = 1                     # worker processes; > 1: a supervising parent (supervisor.py)
+    io_thread: bool = False              # io_uring: run the ring on its own thread, not the loop's
     limit_max_requests: Optional[int] = None  # a worker exits (gracefully) after this many requests
     limit_max_requests_jitter: int = 0   # ... plus random(0..jitter), so workers do not recycle at once
 

@@ -123,6 +123,9 @@ class LancetServer:
                     self.uds = f.split("=", 1)[1]
         if app_dir is not None:
             self.flags = ["--app-dir", str(app_dir)] + self.flags
+        # LANCET_TEST_FLAGS: extra flags for every server of a run (tools/test.sh repeats the
+        # wire-level suites with --io-thread).
+        self.flags += shlex.split(os.environ.get("LANCET_TEST_FLAGS", ""))
         self.argv = lancet_command() + [app] + self.flags
         self.env = lancet_env(env)
         self.cwd = cwd
