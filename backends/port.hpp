@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -92,7 +93,23 @@ struct SendHead {  ///< a final response head, or a 1xx
   std::vector<Header> headers;
 };
 struct SendData {
+  SendData() = default;
+  explicit SendData(std::string b) : bytes(std::move(b)) {}
+
   std::string bytes;
+  /// Zero-copy instead of `bytes`: when `hold` is set the body is `view`, which the app side
+  /// keeps alive and unchanged until `hold` is released (the backend releases it on the
+  /// thread that writes; the app side's deleter must be safe there).
+  std::string_view view;
+  std::shared_ptr<const void> hold;
+
+  /// The body and what keeps it alive: the app's hold, or `bytes` moved into a shared string.
+  std::pair<std::string_view, std::shared_ptr<const void>> take() {
+    if (hold) return {view, std::move(hold)};
+    auto owned = std::make_shared<std::string>(std::move(bytes));
+    const std::string_view v = *owned;
+    return {v, std::move(owned)};
+  }
 };
 struct SendEnd {  ///< the response is complete
   std::vector<Header> trailers;

@@ -37,6 +37,19 @@ void set_item(PyObject* dict, PyObject* key, PyObject* value_stolen) {
   throw py::error_already_set();
 }
 
+/// Lends a bytes object to the backend: released (with the GIL, which a caller-driven backend
+/// already holds when it writes) once its bytes are written or dropped.
+struct ReleaseBytes {
+  void operator()(const void* p) const noexcept {
+    const PyGILState_STATE gil = PyGILState_Ensure();
+    Py_DECREF(static_cast<PyObject*>(const_cast<void*>(p)));
+    PyGILState_Release(gil);
+  }
+};
+
+/// Below this a copy costs less than the shared hold (allocation, GIL check on release).
+constexpr std::size_t kLendMinBytes = 4096;
+
 std::vector<backend::Header> owned(std::span<const http1::Header> headers) {
   std::vector<backend::Header> out;
   out.reserve(headers.size());
@@ -191,7 +204,7 @@ void Exchange::after_progress() {
   }
 }
 
-void Exchange::submit(const asgi::Actions& actions) {
+void Exchange::submit(const asgi::Actions& actions, PyObject* body) {
   if (actions.empty()) return;
   std::vector<backend::Outbound> ops;
   ops.reserve(actions.size());
@@ -205,7 +218,16 @@ void Exchange::submit(const asgi::Actions& actions) {
             ops.emplace_back(backend::SendHead{a.status, owned(a.headers)});
           } else if constexpr (std::is_same_v<A, asgi::SendData>) {
             data_bytes += a.bytes.size();
-            ops.emplace_back(backend::SendData{std::string(a.bytes)});
+            if (body != nullptr && bridge_->caller_driven() && a.bytes.size() >= kLendMinBytes &&
+                PyBytes_CheckExact(body) && PyBytes_AS_STRING(body) == a.bytes.data()) {
+              backend::SendData lent;
+              lent.view = a.bytes;
+              Py_INCREF(body);
+              lent.hold = std::shared_ptr<const void>(body, ReleaseBytes{});
+              ops.emplace_back(std::move(lent));
+            } else {
+              ops.emplace_back(backend::SendData{std::string(a.bytes)});
+            }
           } else if constexpr (std::is_same_v<A, asgi::SendEnd>) {
             ops.emplace_back(backend::SendEnd{owned(a.trailers)});
           } else if constexpr (std::is_same_v<A, asgi::SendFile>) {
@@ -232,7 +254,9 @@ py::object Exchange::send(py::handle message) {
   asgi::SendEvent event = to_send_event(message.ptr(), scratch);
   Result<asgi::Actions> actions = cycle_.on_app_send(event);
   if (!actions) raise_cycle_error(actions.error());
-  submit(*actions);
+  PyObject* body = PyDict_Check(message.ptr()) ? PyDict_GetItem(message.ptr(), names().body)
+                                                : nullptr;  // borrowed; bytes are immutable
+  submit(*actions, body);
   after_progress();
   if (!cycle_.is_done() && flow_ && flow_->unsent_bytes.load() > backend::kSendHighWater &&
       bridge_->caller_driven()) {

@@ -61,7 +61,9 @@ class Exchange {
   backend::ExchangeId id() const noexcept { return id_; }
 
  private:
-  void submit(const asgi::Actions& actions);
+  /// `body`: the message's 'body' object, if any: a large immutable bytes body is lent to a
+  /// caller-driven backend instead of copied.
+  void submit(const asgi::Actions& actions, PyObject* body = nullptr);
   void after_progress();
   void finish(bool raised, PyObject* exc);
   PyObject* receive_event(asgi::ReceiveEvent&& event);  // new reference

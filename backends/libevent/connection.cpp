@@ -199,10 +199,10 @@ void Connection::apply_head(SendHead& head) {
 }
 
 void Connection::apply_data(SendData& data) {
-  const std::size_t n = data.bytes.size();
+  auto [body, hold] = data.take();  // the app's buffer, or its bytes moved: never copied
+  const std::size_t n = body.size();
   const std::size_t before = conn_.pending_output_bytes();
-  auto owned = std::make_shared<std::string>(std::move(data.bytes));  // borrowed, not copied
-  if (!conn_.send_data(*owned, owned)) return local_failure();
+  if (!conn_.send_data(body, std::move(hold))) return local_failure();
   // Bytes http1 dropped (HEAD, 204, 304) will never be written: release them now.
   const std::size_t queued = std::min(n, conn_.pending_output_bytes() - before);
   const auto drained = [this](Drained d) { core_.post(d); };

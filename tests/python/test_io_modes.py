@@ -129,3 +129,32 @@ def test_keep_alive_timer_closes_idle_connections():
                 assert 0.5 <= waited <= 4.0, (flags, waited)
         finally:
             s.stop()
+
+
+def test_a_mutable_body_is_sent_as_it_was_when_sent(server):
+    r = httpx.get(server.url + "/mutate", timeout=20)
+    assert r.status_code == 200
+    assert r.content == b"a" * (256 * 1024) + b"b" * (256 * 1024)
+
+
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_sent_bodies_are_released(server):
+    """256 MiB of 64 KiB bytes bodies: each is freed once written (a body lent to the backend
+    and never given back would grow the server by all of it)."""
+    with httpx.Client(base_url=server.url, timeout=30) as h:
+        h.get("/big?64").read()  # warm up: allocator arenas, the app's module
+        before = _rss_kib(server.proc.pid)
+        total = 0
+        with h.stream("GET", "/big?4096") as r:
+            for piece in r.iter_bytes(1 << 20):
+                total += len(piece)
+        after = _rss_kib(server.proc.pid)
+    assert total == 4096 * 64 * 1024
+    assert after - before < 64 * 1024, (before, after)

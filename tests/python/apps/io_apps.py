@@ -22,6 +22,16 @@ async def app(scope, receive, send):
             await send({"type": "http.response.body", "body": chunk(i), "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return
+    if path == "/mutate":
+        # a bytearray body changed right after send(): the client must get what was sent
+        # (only immutable bytes may be lent to the backend without a copy)
+        body = bytearray(b"a" * (256 * 1024))
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(2 * len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+        body[:] = b"b" * len(body)
+        await send({"type": "http.response.body", "body": bytes(body)})
+        return
     if path == "/echo":
         parts = []
         while True:
