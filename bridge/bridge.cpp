@@ -305,7 +305,7 @@ void Exchange::on_app_done(py::handle task) {
 void Exchange::on_app_failed(py::handle exc) { finish(true, exc.ptr()); }
 
 void Exchange::on_body(backend::BodyReceived& body) {
-  cycle_.on_body(body.bytes, body.more_body);
+  cycle_.take_body(std::move(body.bytes), body.more_body);
   after_progress();
 }
 

@@ -1,6 +1,8 @@
 // One connection of the libevent backend. See connection.hpp for the theory of operation.
 #include "backends/libevent/connection.hpp"
 
+#include "backends/common/body.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -387,8 +389,7 @@ void Connection::post_body() {
   if (!ex_.pending.empty() && credit > 0) {
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(credit, ex_.pending.size()));
     const bool last = ex_.body_complete && n == ex_.pending.size();
-    core_.post(BodyReceived{ex_.id, ex_.pending.substr(0, n), !last});
-    ex_.pending.erase(0, n);
+    core_.post(BodyReceived{ex_.id, common::take_front(ex_.pending, n), !last});
     ex_.posted += n;
     ex_.last_posted = last;
   } else if (ex_.pending.empty() && ex_.body_complete) {

@@ -281,6 +281,17 @@ void HttpCycle::on_body(std::string_view bytes, bool more_body) {
   pending_bytes_ += bytes.size();
 }
 
+void HttpCycle::take_body(std::string&& bytes, bool more_body) {
+  if (request_complete_ || disconnected_ || pending_) {
+    on_body(std::string_view(bytes), more_body);
+    return;
+  }
+  if (!more_body) request_complete_ = true;
+  if (bytes.empty() && more_body) return;
+  pending_bytes_ += bytes.size();
+  pending_ = HttpRequest{std::move(bytes), more_body};
+}
+
 std::optional<ReceiveEvent> HttpCycle::next_receive() {
   if (disconnected_ || state_ == ResponseState::done) return ReceiveEvent{HttpDisconnect{}};
   if (!pending_) return std::nullopt;

@@ -173,6 +173,8 @@ class HttpCycle {
   /// A piece of request body from the connection (copied); more_body=false marks the last
   /// (possibly empty) piece. Ignored after the last piece or after a disconnect.
   void on_body(std::string_view bytes, bool more_body);
+  /// The same, taking the buffer when nothing is queued (no copy).
+  void take_body(std::string&& bytes, bool more_body);
   /// The client disconnected (EOF or a socket error before the cycle finished).
   void on_disconnect() noexcept { disconnected_ = true; }
   /// What the app's receive() gets now: http.request (queued body, in order), http.disconnect

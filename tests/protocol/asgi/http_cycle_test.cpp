@@ -476,5 +476,22 @@ RC_GTEST_PROP(AsgiHttpCycle, NoBytesAreProducedAfterTheEnd, ()) {
   RC_ASSERT(cycle.on_app_exit(Outcome::returned).empty());
 }
 
+// take_body (what the bridge calls) gives the same receive events as the
+// copying one, for any pieces, flags and interleaving of receive() calls.
+RC_GTEST_PROP(AsgiHttpCycle, TakingTheBufferGivesTheSameEventsAsCopying, ()) {
+  const auto steps = *rc::gen::container<std::vector<std::tuple<std::string, bool, bool>>>(
+      rc::gen::tuple(rc::gen::string<std::string>(), rc::gen::arbitrary<bool>(),
+                     rc::gen::arbitrary<bool>()));
+  HttpCycle copying;
+  HttpCycle taking;
+  for (const auto& [bytes, more_body, receive_now] : steps) {
+    copying.on_body(std::string_view(bytes), more_body);
+    taking.take_body(std::string(bytes), more_body);
+    RC_ASSERT(copying.pending_receive_bytes() == taking.pending_receive_bytes());
+    if (receive_now) RC_ASSERT(copying.next_receive() == taking.next_receive());
+  }
+  RC_ASSERT(copying.next_receive() == taking.next_receive());
+}
+
 }  // namespace
 }  // namespace lancet::asgi
