@@ -18,7 +18,7 @@ namespace lancet::backend {
 /// WebSocket settings (`--ws*`), uvicorn's defaults.
 struct WebSocketConfig {
   /// --ws auto: handshakes become 'websocket' scopes. --ws none: they reach the app as plain
-  /// HTTP requests (uvicorn 0.17 answered them 400 instead; later uvicorn serves them as HTTP).
+  /// HTTP requests, as later uvicorn does (0.17.6 answered them 400 "Unsupported upgrade request.").
   bool enabled = true;
   /// --ws-max-size: largest message after decompression; a larger one closes with 1009.
   std::size_t max_message_bytes = 16 * 1024 * 1024;
