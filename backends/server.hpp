@@ -18,7 +18,8 @@ namespace lancet::backend {
 /// WebSocket settings (`--ws*`), uvicorn's defaults.
 struct WebSocketConfig {
   /// --ws auto: handshakes become 'websocket' scopes. --ws none: they reach the app as plain
-  /// HTTP requests, as later uvicorn does (0.17.6 answered them 400 "Unsupported upgrade request.").
+  /// HTTP requests, as later uvicorn does (0.17.6 answered them 400 "Unsupported upgrade
+  /// request.").
   bool enabled = true;
   /// --ws-max-size: largest message after decompression; a larger one closes with 1009.
   std::size_t max_message_bytes = 16 * 1024 * 1024;
@@ -26,7 +27,7 @@ struct WebSocketConfig {
   /// stops reading the socket. Memory per connection: up to max_queue * max_message_bytes.
   std::size_t max_queue = 32;
   double ping_interval = 20.0;  ///< --ws-ping-interval: seconds between server pings (0: none)
-  double ping_timeout = 20.0;   ///< --ws-ping-timeout: close 1011 when a pong is this late (0: never)
+  double ping_timeout = 20.0;   ///< --ws-ping-timeout: close 1011 on a pong this late (0: never)
   bool per_message_deflate = true;  ///< --ws-per-message-deflate: accept permessage-deflate
 };
 

@@ -214,7 +214,9 @@ std::string_view message_type(PyObject*& message, SendScratch& scratch) {
 std::optional<std::string_view> optional_str(PyObject* message, PyObject* key, const char* what) {
   PyObject* v = item(message, key);
   if (v == nullptr || v == Py_None) return std::nullopt;
-  if (!PyUnicode_Check(v)) raise(PyExc_TypeError, std::string(what) + " must be str, got " + type_name(v));
+  if (!PyUnicode_Check(v)) {
+    raise(PyExc_TypeError, std::string(what) + " must be str, got " + type_name(v));
+  }
   Py_ssize_t size = 0;
   const char* data = PyUnicode_AsUTF8AndSize(v, &size);
   if (data == nullptr) throw py::error_already_set();
@@ -230,7 +232,9 @@ std::int64_t int_field(PyObject* message, PyObject* key, const char* what, std::
     if (required != nullptr) raise(PyExc_RuntimeError, required);
     return fallback;
   }
-  if (!PyLong_Check(v)) raise(PyExc_TypeError, std::string(what) + " must be int, got " + type_name(v));
+  if (!PyLong_Check(v)) {
+    raise(PyExc_TypeError, std::string(what) + " must be int, got " + type_name(v));
+  }
   int overflow = 0;
   const long long value = PyLong_AsLongLongAndOverflow(v, &overflow);
   if (value == -1 && PyErr_Occurred()) throw py::error_already_set();
@@ -323,12 +327,16 @@ asgi::WebSocketSendEvent to_websocket_event(PyObject* message, SendScratch& scra
     asgi::WebSocketHttpResponseStart ev;
     ev.status = int_field(message, n.status, "'status'", 0,
                           "'websocket.http.response.start' needs a 'status'");
-    if (PyObject* headers = item(message, n.headers)) ev.headers = convert_headers(headers, scratch);
+    if (PyObject* headers = item(message, n.headers)) {
+      ev.headers = convert_headers(headers, scratch);
+    }
     return ev;
   }
   if (t == "websocket.http.response.body") {
     asgi::WebSocketHttpResponseBody ev;
-    if (PyObject* body = item(message, n.body)) ev.body = bytes_view(body, scratch, "'body'", false);
+    if (PyObject* body = item(message, n.body)) {
+      ev.body = bytes_view(body, scratch, "'body'", false);
+    }
     ev.more_body = truthy(message, n.more_body);
     return ev;
   }

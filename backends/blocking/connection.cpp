@@ -413,7 +413,8 @@ void Connection::begin_websocket(const http1::RequestHead& head) {
   }
   ex_.id = id;
   ex_.flow = std::make_shared<ExchangeFlow>();
-  ws_ = std::make_unique<common::WebSocketSession>(core_.config, id, ex_.flow, std::move(*request));
+  ws_ = std::make_unique<common::WebSocketSession>(core_.config, id, ex_.flow,
+                                                   std::move(*request));
   outbox_.push_back(ws_->requested(make_scope(head)));
 }
 

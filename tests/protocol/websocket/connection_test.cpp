@@ -266,7 +266,7 @@ TEST(WebSocketConnection, PendingViewsSurviveQueuingMoreOutput) {
   ASSERT_EQ(conn.pending_output(before), 2u);
   const std::string first(before[0]);
   const std::string second(before[1]);
-  for (int i = 0; i < 100; ++i) ASSERT_TRUE(conn.send_text(std::string(static_cast<std::size_t>(i), 'm')));
+  for (std::size_t i = 0; i < 100; ++i) ASSERT_TRUE(conn.send_text(std::string(i, 'm')));
   feed(conn, ping("p"));      // queues a pong
   conn.on_timer(10);          // queues a keepalive ping
   std::array<std::string_view, 4> after;
