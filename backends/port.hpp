@@ -21,12 +21,29 @@
 //   are called from the app thread and must only queue and wake the backend. Nobody blocks on
 //   the other side.
 //
+//   WebSocket. A request classified as a WebSocket handshake (with --ws auto) and valid
+//   (protocol/websocket validate_handshake; an invalid one is answered 400/426 natively) opens
+//   an exchange too, posted as WebSocketRequested (the 'websocket' scope). The app answers
+//   with one of: WsAccept (the backend sends the 101 and the connection speaks RFC 6455 from
+//   then on), or an HTTP response (SendHead/SendData/SendEnd: the 403 for a close before the
+//   accept, a denial response, a 500) after which the connection closes. While open, the
+//   backend posts each whole message as WebSocketReceived, and WebSocketClosed once when the
+//   connection ends with a close code (the client's close, a violation, a ping timeout, the
+//   server's shutdown); ClientGone instead when the transport ends without one (the app sees
+//   1006). The app sends WsSend and WsClose (after which the exchange is over on the app side:
+//   the backend finishes the closing handshake alone). backends/common/websocket_session.hpp
+//   holds all of this for every backend.
+//
 //   Flow control, both ways, with no round trips:
 //   - Request bodies: the backend sends at most `Limits::body_window` bytes of body ahead of
 //     what the app has consumed; the app side reports consumption with body_consumed().
 //   - Responses: ExchangeFlow::unsent_bytes counts bytes submitted but not yet written
 //     (the app side adds, the backend subtracts). Above kSendHighWater the app's send() waits
 //     for a Drained message, which the backend posts once the count falls below kSendLowWater.
+//     WebSocket messages (WsSend) are counted the same way.
+//   - WebSocket messages: the backend posts at most ServerConfig::ws.max_queue messages ahead
+//     of what the app has received, reported with messages_consumed(); meanwhile it stops
+//     reading the socket, so TCP pushes back on the client.
 #pragma once
 
 #include <atomic>
@@ -72,7 +89,29 @@ struct ClientGone {
 struct Drained {
   ExchangeId id = 0;                    ///< unsent_bytes fell below kSendLowWater
 };
-using Inbound = std::variant<RequestStarted, BodyReceived, ClientGone, Drained>;
+/// A valid WebSocket opening handshake: the app answers with WsAccept or an HTTP response.
+struct WebSocketRequested {
+  ExchangeId id = 0;
+  asgi::HttpScope scope;                  ///< type "websocket" (asgi::to_websocket_scope)
+  std::vector<std::string> subprotocols;  ///< Sec-WebSocket-Protocol tokens, in order
+  std::shared_ptr<ExchangeFlow> flow;     ///< WsSend backpressure, as for HTTP responses
+};
+/// One whole message from the client (text: valid UTF-8; decompressed).
+struct WebSocketReceived {
+  ExchangeId id = 0;
+  std::string data;
+  bool text = false;
+};
+/// The connection ended with a close code: the client's close (1005 when it had none), a
+/// violation we answered (1002, 1007, 1009), a ping timeout (1011), the server's shutdown
+/// (1001). The last message of the exchange.
+struct WebSocketClosed {
+  ExchangeId id = 0;
+  std::string reason;
+  std::uint16_t code = 1005;  // after `reason`: GCC 12 -Wmaybe-uninitialized misfires otherwise
+};
+using Inbound = std::variant<RequestStarted, BodyReceived, ClientGone, Drained,
+                             WebSocketRequested, WebSocketReceived, WebSocketClosed>;
 
 /// Implemented by the app side (the bridge). Called from backend threads.
 class AppPort {
@@ -118,7 +157,24 @@ struct SendFile {  ///< http.response.pathsend: the backend reads the file; ends
   std::string path;
 };
 struct Abort {};  ///< close the connection without finishing the response
-using Outbound = std::variant<SendHead, SendData, SendEnd, SendFile, Abort>;
+/// Accept a WebSocket handshake: 101 with the RFC 6455 headers, `subprotocol` (empty: none)
+/// and the app's `headers` (validated by the app side).
+struct WsAccept {
+  std::string subprotocol;
+  std::vector<Header> headers;
+};
+/// One WebSocket message (text: UTF-8).
+struct WsSend {
+  std::string data;
+  bool text = false;
+};
+/// Our close frame (a code and reason the app side validated); ends the exchange.
+struct WsClose {
+  std::uint16_t code = 1000;
+  std::string reason;
+};
+using Outbound = std::variant<SendHead, SendData, SendEnd, SendFile, Abort, WsAccept, WsSend,
+                              WsClose>;
 
 /// Implemented by every backend. Called from the app side's thread.
 class ServerPort {
@@ -129,6 +185,10 @@ class ServerPort {
   virtual void submit(ExchangeId id, std::vector<Outbound>&& ops) = 0;
   /// The app has consumed `bytes` of request body: the backend may read that much more.
   virtual void body_consumed(ExchangeId id, std::size_t bytes) = 0;
+  /// The app has received `count` WebSocket messages of exchange `id`: the backend may post
+  /// that many more. Routed like body_consumed() (the connection behind `id` knows that it
+  /// serves a WebSocket), so a backend need not override it.
+  virtual void messages_consumed(ExchangeId id, std::size_t count) { body_consumed(id, count); }
   /// Optional batching (app thread). Between hold_wakeups() and release_wakeups(), submit()
   /// and body_consumed() may only queue; release_wakeups() then wakes the backend once if
   /// anything was queued, so a batch of responses costs one wake-up (one context switch when

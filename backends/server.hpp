@@ -15,6 +15,22 @@
 
 namespace lancet::backend {
 
+/// WebSocket settings (`--ws*`), uvicorn's defaults.
+struct WebSocketConfig {
+  /// --ws auto: handshakes become 'websocket' scopes. --ws none: they reach the app as plain
+  /// HTTP requests, as later uvicorn does (0.17.6 answered them 400 "Unsupported upgrade
+  /// request.").
+  bool enabled = true;
+  /// --ws-max-size: largest message after decompression; a larger one closes with 1009.
+  std::size_t max_message_bytes = 16 * 1024 * 1024;
+  /// --ws-max-queue: messages received and not yet taken by the app; at the bound the backend
+  /// stops reading the socket. Memory per connection: up to max_queue * max_message_bytes.
+  std::size_t max_queue = 32;
+  double ping_interval = 20.0;  ///< --ws-ping-interval: seconds between server pings (0: none)
+  double ping_timeout = 20.0;   ///< --ws-ping-timeout: close 1011 on a pong this late (0: never)
+  bool per_message_deflate = true;  ///< --ws-per-message-deflate: accept permessage-deflate
+};
+
 /// Everything a backend needs to know, with the defaults `lancet --help` documents.
 struct ServerConfig {
   // where to listen (exactly one of: host+port, uds, fd)
@@ -36,6 +52,7 @@ struct ServerConfig {
   std::size_t limit_concurrency = 0;       ///< requests in the app at once; above: 503 (0: none)
   std::size_t max_connections = 1024;      ///< open connections at once (blocking: threads)
   std::size_t body_window = 64 * 1024;     ///< request body read ahead of the app (bytes)
+  WebSocketConfig ws;                      ///< --ws, --ws-max-size, --ws-max-queue, ...
 
   /// true: the backend runs its own I/O thread(s) and posts to the AppPort from them.
   /// false: caller-driven, where the backend supports it (io_uring): no thread; the caller

@@ -6,6 +6,7 @@
 
 #include "bridge/awaitable.hpp"
 #include "bridge/names.hpp"
+#include "bridge/websocket.hpp"
 
 namespace lancet::bridge {
 namespace {
@@ -369,6 +370,7 @@ Bridge::Bridge(const py::dict& native_config, py::object app, py::object loop, p
   t[n.extensions] = extensions_;
   if (!state_.is_none()) t[n.state] = py::none();
   template_ = t;
+  websockets_ = std::make_unique<WebSocketExchanges>(*this);
 }
 
 Bridge::~Bridge() {
@@ -411,6 +413,9 @@ void Bridge::join() {
   joined_ = true;
 }
 std::size_t Bridge::active_exchanges() const { return server_ ? server_->active_exchanges() : 0; }
+std::size_t Bridge::live_exchanges() const noexcept {
+  return exchanges_.size() + (websockets_ ? websockets_->size() : 0);
+}
 std::string Bridge::backend_name() const {
 #ifdef LANCET_BACKEND_NAME
   return server_ ? server_->name() : LANCET_BACKEND_NAME;
@@ -635,6 +640,8 @@ void Bridge::dispatch_batch() {
     try {
       if (auto* started = std::get_if<backend::RequestStarted>(&message)) {
         on_request(*started);
+      } else if (websockets_->dispatch(message)) {
+        // a WebSocket exchange's message: bridge/websocket.cpp
       } else if (auto* body = std::get_if<backend::BodyReceived>(&message)) {
         if (Exchange* ex = find(body->id)) ex->on_body(*body);
       } else if (auto* gone = std::get_if<backend::ClientGone>(&message)) {

@@ -35,6 +35,7 @@ namespace lancet::bridge {
 
 namespace py = pybind11;
 class Bridge;
+class WebSocketExchanges;  // bridge/websocket.hpp
 
 /// One HTTP exchange on the app side: the HttpCycle, the waiting futures, flow control.
 class Exchange {
@@ -117,7 +118,8 @@ class Bridge {
   /// Waits for the backend threads (GIL released).
   void join();
   std::size_t active_exchanges() const;
-  std::size_t live_exchanges() const noexcept { return exchanges_.size(); }
+  /// App tasks still running: HTTP and WebSocket exchanges.
+  std::size_t live_exchanges() const noexcept;
   std::string backend_name() const;
 
   // For Exchange.
@@ -139,6 +141,7 @@ class Bridge {
   py::object forget(backend::ExchangeId id);
 
  private:
+  friend class WebSocketExchanges;  // shares the task setup, scope building and loggers
   void on_request(backend::RequestStarted& started);
   void dispatch_batch();  // batch_ to the exchanges (loop thread, GIL held)
   PyObject* build_scope(const asgi::HttpScope& scope);  // new reference
@@ -179,6 +182,7 @@ class Bridge {
   std::unordered_map<backend::ExchangeId, Entry> exchanges_;
   std::vector<backend::Inbound> batch_;
   SendScratch scratch_;
+  std::unique_ptr<WebSocketExchanges> websockets_;  // 'websocket' scopes (bridge/websocket.cpp)
 };
 
 }  // namespace lancet::bridge

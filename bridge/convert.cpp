@@ -1,6 +1,7 @@
 // See convert.hpp.
 #include "bridge/convert.hpp"
 
+#include <optional>
 #include <string>
 
 #include "bridge/names.hpp"
@@ -175,11 +176,20 @@ backend::ServerConfig config_from_native(const py::dict& native) {
   c.probes.probes_enabled = get_or<bool>(native, "probes", true);
   c.probes.alive_path = get_or<std::string>(native, "probe_path_alive", c.probes.alive_path);
   c.probes.ready_path = get_or<std::string>(native, "probe_path_ready", c.probes.ready_path);
+  c.ws.enabled = get_or<std::string>(native, "ws", "auto") != "none";
+  c.ws.max_message_bytes = get_or<std::size_t>(native, "ws_max_size", c.ws.max_message_bytes);
+  c.ws.max_queue = get_or<std::size_t>(native, "ws_max_queue", c.ws.max_queue);
+  c.ws.ping_interval = get_or<double>(native, "ws_ping_interval", c.ws.ping_interval);
+  c.ws.ping_timeout = get_or<double>(native, "ws_ping_timeout", c.ws.ping_timeout);
+  c.ws.per_message_deflate =
+      get_or<bool>(native, "ws_per_message_deflate", c.ws.per_message_deflate);
   return c;
 }
 
-asgi::SendEvent to_send_event(PyObject* message, SendScratch& scratch) {
-  const Names& n = names();
+namespace {
+
+/// `message` as a dict (a mapping is copied into one, held by `scratch`) and its 'type'.
+std::string_view message_type(PyObject*& message, SendScratch& scratch) {
   if (!PyDict_Check(message)) {
     if (!PyMapping_Check(message)) {
       raise(PyExc_TypeError, "an ASGI message must be a dict, got " + type_name(message));
@@ -190,7 +200,7 @@ asgi::SendEvent to_send_event(PyObject* message, SendScratch& scratch) {
     if (PyDict_Merge(copy, message, 1) != 0) throw py::error_already_set();
     message = copy;
   }
-  PyObject* type = item(message, n.type);
+  PyObject* type = item(message, names().type);
   if (type == nullptr) raise(PyExc_RuntimeError, "ASGI message has no 'type' key");
   if (!PyUnicode_Check(type)) {
     raise(PyExc_TypeError, "ASGI message 'type' must be str, got " + type_name(type));
@@ -198,7 +208,45 @@ asgi::SendEvent to_send_event(PyObject* message, SendScratch& scratch) {
   Py_ssize_t tsize = 0;
   const char* tdata = PyUnicode_AsUTF8AndSize(type, &tsize);
   if (tdata == nullptr) throw py::error_already_set();
-  const std::string_view t(tdata, static_cast<std::size_t>(tsize));
+  return {tdata, static_cast<std::size_t>(tsize)};
+}
+
+/// A str field as UTF-8 (valid while the str lives), or nullopt when absent or None.
+std::optional<std::string_view> optional_str(PyObject* message, PyObject* key, const char* what) {
+  PyObject* v = item(message, key);
+  if (v == nullptr || v == Py_None) return std::nullopt;
+  if (!PyUnicode_Check(v)) {
+    raise(PyExc_TypeError, std::string(what) + " must be str, got " + type_name(v));
+  }
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(v, &size);
+  if (data == nullptr) throw py::error_already_set();
+  return std::string_view(data, static_cast<std::size_t>(size));
+}
+
+/// An int field (wide, so that out-of-range values reach validation), or `fallback` when
+/// absent or None (`required`: absent is a RuntimeError naming the event).
+std::int64_t int_field(PyObject* message, PyObject* key, const char* what, std::int64_t fallback,
+                       const char* required = nullptr) {
+  PyObject* v = item(message, key);
+  if (v == nullptr || (v == Py_None && required == nullptr)) {
+    if (required != nullptr) raise(PyExc_RuntimeError, required);
+    return fallback;
+  }
+  if (!PyLong_Check(v)) {
+    raise(PyExc_TypeError, std::string(what) + " must be int, got " + type_name(v));
+  }
+  int overflow = 0;
+  const long long value = PyLong_AsLongLongAndOverflow(v, &overflow);
+  if (value == -1 && PyErr_Occurred()) throw py::error_already_set();
+  return overflow != 0 ? -1 : value;
+}
+
+}  // namespace
+
+asgi::SendEvent to_send_event(PyObject* message, SendScratch& scratch) {
+  const Names& n = names();
+  const std::string_view t = message_type(message, scratch);
 
   if (t == "http.response.body") {
     asgi::HttpResponseBody ev;
@@ -249,6 +297,52 @@ asgi::SendEvent to_send_event(PyObject* message, SendScratch& scratch) {
   }
   raise(PyExc_RuntimeError,
         "unexpected ASGI message type '" + std::string(t) + "' for an 'http' scope");
+}
+
+asgi::WebSocketSendEvent to_websocket_event(PyObject* message, SendScratch& scratch) {
+  const Names& n = names();
+  const std::string_view t = message_type(message, scratch);
+  if (t == "websocket.send") {
+    asgi::WebSocketSend ev;
+    if (PyObject* b = item(message, n.bytes); b != nullptr && b != Py_None) {
+      ev.bytes = bytes_view(b, scratch, "'bytes'", false);
+    }
+    ev.text = optional_str(message, n.text, "'text'");
+    return ev;
+  }
+  if (t == "websocket.accept") {
+    asgi::WebSocketAccept ev;
+    ev.subprotocol = optional_str(message, n.subprotocol, "'subprotocol'");
+    if (PyObject* headers = item(message, n.headers); headers != nullptr && headers != Py_None) {
+      ev.headers = convert_headers(headers, scratch);
+    }
+    return ev;
+  }
+  if (t == "websocket.close") {
+    asgi::WebSocketClose ev;
+    ev.code = int_field(message, n.code, "'code'", 1000);
+    ev.reason = optional_str(message, n.reason, "'reason'").value_or(std::string_view{});
+    return ev;
+  }
+  if (t == "websocket.http.response.start") {
+    asgi::WebSocketHttpResponseStart ev;
+    ev.status = int_field(message, n.status, "'status'", 0,
+                          "'websocket.http.response.start' needs a 'status'");
+    if (PyObject* headers = item(message, n.headers)) {
+      ev.headers = convert_headers(headers, scratch);
+    }
+    return ev;
+  }
+  if (t == "websocket.http.response.body") {
+    asgi::WebSocketHttpResponseBody ev;
+    if (PyObject* body = item(message, n.body)) {
+      ev.body = bytes_view(body, scratch, "'body'", false);
+    }
+    ev.more_body = truthy(message, n.more_body);
+    return ev;
+  }
+  raise(PyExc_RuntimeError,
+        "unexpected ASGI message type '" + std::string(t) + "' for a 'websocket' scope");
 }
 
 lifespan::SendEvent to_lifespan_event(PyObject* message) {

@@ -15,6 +15,7 @@
 
 #include "backends/server.hpp"
 #include "protocol/asgi/events.hpp"
+#include "protocol/asgi/websocket_events.hpp"
 #include "protocol/lifespan/events.hpp"
 
 namespace lancet::bridge {
@@ -43,6 +44,12 @@ class SendScratch {
 /// `message` lives. Raises RuntimeError for a missing or unknown 'type' or a missing 'status'
 /// and TypeError for a field of the wrong type.
 asgi::SendEvent to_send_event(PyObject* message, SendScratch& scratch);
+
+/// Converts `message` sent on a 'websocket' scope, as to_send_event() does (same lifetime
+/// rules). Raises RuntimeError for a missing or unknown 'type' or a missing 'status', and
+/// TypeError for a field of the wrong type ('text' and 'reason' str, 'bytes' bytes-like,
+/// 'code' and 'status' int, 'subprotocol' str; None means absent for all but 'status').
+asgi::WebSocketSendEvent to_websocket_event(PyObject* message, SendScratch& scratch);
 
 /// Converts a lifespan send-event dict. Raises RuntimeError for a missing or unknown 'type'.
 lifespan::SendEvent to_lifespan_event(PyObject* message);

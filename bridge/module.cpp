@@ -7,6 +7,7 @@
 #include "bridge/bridge.hpp"
 #include "bridge/convert.hpp"
 #include "bridge/names.hpp"
+#include "bridge/websocket.hpp"
 #include "protocol/lifespan/cycle.hpp"
 
 #ifndef LANCET_VERSION
@@ -82,6 +83,12 @@ void define_module(py::module_& m) {
       .def("receive", &Exchange::receive)
       .def("send", &Exchange::send, py::arg("message"))
       .def("__call__", &Exchange::on_app_done, py::arg("task"));
+
+  py::class_<WebSocketExchange>(m, "WebSocketExchange",
+                                "One WebSocket connection (receive/send).")
+      .def("receive", &WebSocketExchange::receive)
+      .def("send", &WebSocketExchange::send, py::arg("message"))
+      .def("__call__", &WebSocketExchange::on_app_done, py::arg("task"));
 
   py::class_<Bridge>(m, "Server", "The native server and the app side of its port.")
       .def(py::init<const py::dict&, py::object, py::object, py::object, bool>(),

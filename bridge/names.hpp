@@ -26,6 +26,7 @@ struct Names {
   PyObject* server;
   PyObject* extensions;
   PyObject* state;
+  PyObject* subprotocols;
   // event keys
   PyObject* body;
   PyObject* more_body;
@@ -33,6 +34,11 @@ struct Names {
   PyObject* trailers;
   PyObject* more_trailers;
   PyObject* message;
+  PyObject* subprotocol;
+  PyObject* bytes;
+  PyObject* text;
+  PyObject* code;
+  PyObject* reason;
   // values
   PyObject* http;
   PyObject* https;
@@ -40,6 +46,12 @@ struct Names {
   PyObject* http_disconnect;
   PyObject* v1_0;
   PyObject* v1_1;
+  PyObject* websocket;
+  PyObject* ws;
+  PyObject* wss;
+  PyObject* websocket_connect;
+  PyObject* websocket_receive;
+  PyObject* websocket_disconnect;
   // method names
   PyObject* receive;
   PyObject* send;

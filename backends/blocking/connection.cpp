@@ -19,6 +19,7 @@
 #include "backends/common/listener.hpp"
 #include "protocol/classify/classify.hpp"
 #include "protocol/http1/date.hpp"
+#include "protocol/websocket/handshake.hpp"
 
 namespace lancet::backend::blocking {
 namespace {
@@ -77,9 +78,10 @@ void Connection::serve() {
       post_body();
       flush();
     } while (advance_cycle());
+    after_websocket();
     post_outbox();
     if (closing_ == Closing::now) break;
-    if (closing_ == Closing::after_flush && !conn_.wants_write() && file_fd_ < 0) break;
+    if (closing_ == Closing::after_flush && !has_output() && file_fd_ < 0) break;
     wait_for_io();
   }
 }
@@ -164,6 +166,10 @@ void Connection::take_inbox() {
   }
   for (const auto& [id, bytes] : credit) {
     if (id != ex_.id || !ex_.with_app()) continue;
+    if (ws_) {
+      ws_->on_consumed(bytes);  // messages_consumed(): WebSocket messages, not body bytes
+      continue;
+    }
     ex_.consumed = std::min(ex_.consumed + bytes, ex_.posted);
     if (ex_.expects_continue && !ex_.continue_sent && !ex_.body_complete &&
         conn_.our_state() == http1::State::idle) {
@@ -195,8 +201,17 @@ void Connection::apply(Outbound& op) {
                    app_finished();
                    closing_ = Closing::after_flush;
                  },
+                 [&](WsAccept&) { apply_websocket(op); },
+                 [&](WsSend&) { apply_websocket(op); },
+                 [&](WsClose&) { apply_websocket(op); },
              },
              op);
+}
+
+void Connection::apply_websocket(Outbound& op) {
+  if (!ws_) return;
+  ws_->on_app_op(op, conn_, Clock::now(), websocket_io());
+  after_websocket();
 }
 
 void Connection::apply_data(SendData& data) {
@@ -268,13 +283,29 @@ void Connection::end_exchange(bool client_gone) {
   app_finished();
 }
 
+bool Connection::has_output() const noexcept {
+  return websocket_open() ? ws_->wants_write() : conn_.wants_write();
+}
+
+std::size_t Connection::pending_output(std::span<std::string_view> views) const {
+  return websocket_open() ? ws_->pending_output(views) : conn_.pending_output(views);
+}
+
+void Connection::consume_output(std::size_t n) {
+  if (websocket_open()) {
+    ws_->consume_output(n);
+  } else {
+    conn_.consume_output(n);
+  }
+}
+
 void Connection::flush() {
   std::array<std::string_view, kMaxIov> views;
   std::array<iovec, kMaxIov> iov;
   while (closing_ != Closing::now) {
     refill_file();
-    if (!conn_.wants_write()) return;
-    const std::size_t n = conn_.pending_output(views);
+    if (!has_output()) return;
+    const std::size_t n = pending_output(views);
     for (std::size_t i = 0; i < n; ++i) {
       iov[i].iov_base = const_cast<char*>(views[i].data());
       iov[i].iov_len = views[i].size();
@@ -290,7 +321,7 @@ void Connection::flush() {
       closing_ = Closing::now;
       return;
     }
-    conn_.consume_output(static_cast<std::size_t>(written));
+    consume_output(static_cast<std::size_t>(written));
     const auto drained = [this](Drained d) { outbox_.push_back(d); };
     sends_.on_written(static_cast<std::size_t>(written), drained);
   }
@@ -306,12 +337,20 @@ void Connection::check_drain() {
     drain_seen_ = true;
     conn_.request_close();
   }
-  if (drain_seen_ && !ex_.in_request && !conn_.wants_write() && file_fd_ < 0) {
+  if (drain_seen_ && websocket_open()) {
+    ws_->on_drain(Clock::now(), websocket_io());  // close 1001; idempotent
+    after_websocket();
+  }
+  if (drain_seen_ && !ex_.in_request && !has_output() && file_fd_ < 0) {
     closing_ = Closing::now;
   }
 }
 
 void Connection::pump_events() {
+  if (websocket_open()) {
+    if (closing_ == Closing::no) ws_->pump(Clock::now(), websocket_io());
+    return;
+  }
   while (closing_ == Closing::no) {
     auto event = conn_.next_event();
     if (!event) {
@@ -343,8 +382,10 @@ void Connection::on_head(const http1::RequestHead& head) {
     answer_probe(route.probe, head.method == "HEAD");
     return;
   }
-  // TODO(backend): WebSocket handshakes go to the app as plain HTTP until the websocket layer
-  // and the port's WebSocket messages exist.
+  if (route.kind == classify::RouteKind::websocket && core_.config.ws.enabled) {
+    begin_websocket(head);
+    return;
+  }
   const ExchangeId id = core_.begin_exchange(shared_from_this());
   if (id == 0) {
     conn_.send_error_response(kUnavailable);
@@ -355,6 +396,45 @@ void Connection::on_head(const http1::RequestHead& head) {
   ex_.flow = std::make_shared<ExchangeFlow>();
   ex_.expects_continue = head.expects_continue && head.version == http1::Version::http11;
   outbox_.push_back(RequestStarted{id, make_scope(head), ex_.expects_continue, ex_.flow});
+}
+
+// A WebSocket handshake: an invalid one is answered natively (400, 426); a valid one is posted
+// as WebSocketRequested. Whatever answers it over HTTP ends the connection.
+void Connection::begin_websocket(const http1::RequestHead& head) {
+  conn_.request_close();
+  auto request = websocket::validate_handshake(head);
+  if (!request) {
+    if (!common::send_handshake_rejection(conn_, request.error())) closing_ = Closing::after_flush;
+    return;
+  }
+  const ExchangeId id = core_.begin_exchange(shared_from_this());
+  if (id == 0) {
+    conn_.send_error_response(kUnavailable);
+    closing_ = Closing::after_flush;
+    return;
+  }
+  ex_.id = id;
+  ex_.flow = std::make_shared<ExchangeFlow>();
+  ws_ = std::make_unique<common::WebSocketSession>(core_.config, id, ex_.flow,
+                                                   std::move(*request));
+  outbox_.push_back(ws_->requested(make_scope(head)));
+}
+
+// What the session decided: the exchange is over on the app side; close after the output;
+// close now (its close timeout); or the accept failed.
+void Connection::after_websocket() {
+  if (!ws_) return;
+  if (ws_->failed()) {
+    end_exchange(true);
+    if (closing_ == Closing::no) closing_ = Closing::after_flush;
+    return;
+  }
+  if (ws_->app_done()) app_finished();
+  if (ws_->timed_out()) {
+    closing_ = Closing::now;
+  } else if (ws_->should_close() && closing_ == Closing::no) {
+    closing_ = Closing::after_flush;
+  }
 }
 
 void Connection::answer_probe(classify::ProbeKind kind, bool head_request) {
@@ -430,6 +510,7 @@ bool Connection::advance_cycle() {
 // ---- waiting, timers, reading -----------------------------------------------------------------
 
 bool Connection::wants_read_now() const {
+  if (websocket_open()) return !eof_seen_ && ws_->wants_read();
   if (eof_seen_ || !conn_.wants_read()) return false;
   if (ex_.with_app() && !ex_.last_posted) {
     const std::uint64_t window = std::max<std::uint64_t>(core_.config.body_window, 1);
@@ -443,6 +524,10 @@ std::optional<Clock::time_point> Connection::next_deadline() const {
   const std::int64_t abort_ns = core_.abort_at_ns.load();
   if (abort_ns != INT64_MAX) at = Clock::time_point(std::chrono::nanoseconds(abort_ns));
   auto earliest = [&](Clock::time_point t) { at = at ? std::min(*at, t) : t; };
+  if (websocket_open()) {
+    if (const auto due = ws_->deadline()) earliest(*due);
+    return at;
+  }
   if (!ex_.in_request && !conn_.wants_write()) {
     if (head_started_) {
       earliest(head_since_ + seconds(core_.config.timeout_header));
@@ -462,6 +547,11 @@ void Connection::on_timers(Clock::time_point now) {
     closing_ = Closing::now;
     return;
   }
+  if (websocket_open()) {
+    ws_->on_timer(now, websocket_io());
+    after_websocket();
+    return;
+  }
   if (ex_.in_request || conn_.wants_write() || closing_ != Closing::no) return;
   const auto due = next_deadline();
   if (!due || now < *due) return;
@@ -478,7 +568,7 @@ void Connection::on_timers(Clock::time_point now) {
 void Connection::wait_for_io() {
   short events = 0;
   if (wants_read_now()) events |= POLLIN;
-  if (conn_.wants_write()) events |= POLLOUT;
+  if (has_output()) events |= POLLOUT;
   if (ex_.with_app() && !eof_seen_) events |= POLLRDHUP;  // the client leaving mid-exchange
   std::array<pollfd, 2> fds{pollfd{fd_, events, 0}, pollfd{wake_fd_, POLLIN, 0}};
   int timeout_ms = 1000;  // at least once a second: the Date value
@@ -511,11 +601,16 @@ void Connection::wait_for_io() {
 void Connection::read_some() {
   const ssize_t n = recv(fd_, read_buf_.data(), read_buf_.size(), MSG_DONTWAIT);
   if (n > 0) {
+    const std::string_view bytes(read_buf_.data(), static_cast<std::size_t>(n));
+    if (websocket_open()) {
+      ws_->receive_data(bytes);
+      return;
+    }
     if (!ex_.in_request && !head_started_) {
       head_started_ = true;
       head_since_ = Clock::now();
     }
-    conn_.receive_data(std::string_view(read_buf_.data(), static_cast<std::size_t>(n)));
+    conn_.receive_data(bytes);
     return;
   }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
@@ -525,7 +620,11 @@ void Connection::read_some() {
     return;
   }
   eof_seen_ = true;
-  conn_.receive_eof();
+  if (websocket_open()) {
+    ws_->receive_eof();  // the app gone already: the session closes (1006, nothing sent)
+  } else {
+    conn_.receive_eof();
+  }
   // uvicorn's rule: EOF while the app owns the exchange is a disconnect (http.disconnect).
   if (ex_.with_app()) {
     end_exchange(true);

@@ -38,6 +38,12 @@
 //   closes after the answer is written (a short lingering close lets the client read it).
 //   After the app's response ends, unread request body is read and discarded up to
 //   kMaxDiscardBytes, then the cycle restarts; beyond that the connection closes.
+//
+//   WebSocket (port.hpp): a handshake head becomes a common::WebSocketSession (ws_). Until
+//   the app accepts, nothing changes here (an HTTP answer ends the connection). Once the
+//   session is open it owns the socket's bytes: reads feed it, flush() writes its output,
+//   its deadline joins the poll timeout, and after_websocket() applies what it decided (the
+//   exchange over on the app side; close after flush; close now on its close timeout).
 #pragma once
 
 #include <atomic>
@@ -47,6 +53,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -54,6 +61,7 @@
 
 #include "backends/blocking/core.hpp"
 #include "backends/common/send_account.hpp"
+#include "backends/common/websocket_session.hpp"
 #include "backends/port.hpp"
 #include "protocol/asgi/scope.hpp"
 #include "protocol/classify/probe_response.hpp"
@@ -111,16 +119,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void apply(Outbound& op);
   void apply_head(SendHead& head);
   void apply_data(SendData& data);
+  void apply_websocket(Outbound& op);
   void start_file(const std::string& path);
   void check_drain();
   void pump_events();
   void on_head(const http1::RequestHead& head);
+  void begin_websocket(const http1::RequestHead& head);
+  void after_websocket();
+  bool websocket_open() const noexcept { return ws_ && ws_->is_open(); }
+  common::WebSocketSession::Io websocket_io() { return {outbox_, sends_}; }
   void on_data(std::string_view bytes);
   void answer_probe(classify::ProbeKind kind, bool head_request);
   asgi::HttpScope make_scope(const http1::RequestHead& head) const;
   void post_body();
   bool advance_cycle();
   void flush();
+  bool has_output() const noexcept;
+  std::size_t pending_output(std::span<std::string_view> views) const;
+  void consume_output(std::size_t n);
   void refill_file();
   void wait_for_io();
   bool wants_read_now() const;
@@ -147,6 +163,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<asgi::Address> local_;
   Exchange ex_;
   common::SendAccount sends_;  // response bytes still unwritten, for Drained
+  std::unique_ptr<common::WebSocketSession> ws_;  // a WebSocket handshake or connection
   std::vector<Inbound> outbox_;
   std::string read_buf_;
   Closing closing_ = Closing::no;

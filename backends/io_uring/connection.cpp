@@ -16,6 +16,7 @@
 #include "protocol/asgi/proxy.hpp"
 #include "protocol/classify/classify.hpp"
 #include "protocol/http1/date.hpp"
+#include "protocol/websocket/handshake.hpp"
 
 namespace lancet::backend::io_uring {
 namespace {
@@ -106,7 +107,8 @@ void Connection::run(Clock::time_point now) {
       refill_file();
     } while (advance_cycle(now));
   }
-  if (closing_ == Closing::after_flush && !conn_.wants_write() && file_fd_ < 0 && !send_inflight) {
+  after_websocket();
+  if (closing_ == Closing::after_flush && !has_output() && file_fd_ < 0 && !send_inflight) {
     if (eof_seen_) {
       closing_ = Closing::now;
     } else {
@@ -146,16 +148,25 @@ void Connection::on_recv(int res) noexcept {
       return;
     }
     if (res > 0) {
+      const std::string_view bytes(read_buf_.data(), static_cast<std::size_t>(res));
+      if (websocket_open()) {
+        ws_->receive_data(bytes);
+        return;
+      }
       if (!ex_.in_request && !head_started_) {
         head_started_ = true;
         head_since_ = Clock::now();
       }
-      conn_.receive_data(std::string_view(read_buf_.data(), static_cast<std::size_t>(res)));
+      conn_.receive_data(bytes);
       return;
     }
     if (res == 0) {
       eof_seen_ = true;
-      conn_.receive_eof();
+      if (websocket_open()) {
+        ws_->receive_eof();  // the app gone already: the session closes (1006, nothing sent)
+      } else {
+        conn_.receive_eof();
+      }
       // uvicorn's rule: EOF while the app owns the exchange is a disconnect (http.disconnect).
       if (!ex_.with_app()) return;
     }
@@ -175,7 +186,11 @@ void Connection::on_send(int res) noexcept {
       closing_ = Closing::now;
       return;
     }
-    conn_.consume_output(static_cast<std::size_t>(res));
+    if (websocket_open()) {
+      ws_->consume_output(static_cast<std::size_t>(res));
+    } else {
+      conn_.consume_output(static_cast<std::size_t>(res));
+    }
     const auto drained = [this](Drained d) { shared_.outbox.push_back(d); };
     sends_.on_written(static_cast<std::size_t>(res), drained);
   } catch (...) {
@@ -194,6 +209,15 @@ void Connection::on_hup(int res) noexcept {
 void Connection::on_timer(Clock::time_point now) noexcept {
   if (closing_ == Closing::lingering) {
     if (now >= linger_until_) closing_ = Closing::now;
+    return;
+  }
+  if (websocket_open()) {
+    try {
+      ws_->on_timer(now, websocket_io());  // keepalive, close timeout
+      after_websocket();
+    } catch (...) {
+      closing_ = Closing::now;
+    }
     return;
   }
   const auto due = deadline();
@@ -218,12 +242,17 @@ bool Connection::window_open() const noexcept {
 
 bool Connection::wants_recv() const noexcept {
   if (closing_ == Closing::lingering) return true;
+  if (websocket_open()) return closing_ == Closing::no && !eof_seen_ && ws_->wants_read();
   if (closing_ != Closing::no || eof_seen_ || !conn_.wants_read()) return false;
   return window_open();
 }
 
+bool Connection::has_output() const noexcept {
+  return websocket_open() ? ws_->wants_write() : conn_.wants_write();
+}
+
 bool Connection::wants_send() const noexcept {
-  return (closing_ == Closing::no || closing_ == Closing::after_flush) && conn_.wants_write();
+  return (closing_ == Closing::no || closing_ == Closing::after_flush) && has_output();
 }
 
 bool Connection::wants_hup_poll() const noexcept {
@@ -232,7 +261,7 @@ bool Connection::wants_hup_poll() const noexcept {
 
 msghdr* Connection::prepare_send() noexcept {
   std::array<std::string_view, kMaxIov> views;
-  const std::size_t n = conn_.pending_output(views);
+  const std::size_t n = websocket_open() ? ws_->pending_output(views) : conn_.pending_output(views);
   for (std::size_t i = 0; i < n; ++i) {
     iov_[i].iov_base = const_cast<char*>(views[i].data());
     iov_[i].iov_len = views[i].size();
@@ -245,6 +274,7 @@ msghdr* Connection::prepare_send() noexcept {
 
 std::optional<Clock::time_point> Connection::deadline() const noexcept {
   if (closing_ == Closing::lingering) return linger_until_;
+  if (websocket_open()) return closing_ == Closing::now ? std::nullopt : ws_->deadline();
   if (closing_ != Closing::no || ex_.in_request || conn_.wants_write() || send_inflight) {
     return std::nullopt;
   }
@@ -266,6 +296,10 @@ void Connection::add_credit(ExchangeId id, std::size_t bytes) {
 void Connection::take_inbox() {
   for (const auto& [id, bytes] : credit_in_) {
     if (id != ex_.id || !ex_.with_app()) continue;
+    if (ws_) {
+      ws_->on_consumed(bytes);  // messages_consumed(): WebSocket messages, not body bytes
+      continue;
+    }
     ex_.consumed = std::min(ex_.consumed + bytes, ex_.posted);
     if (ex_.expects_continue && !ex_.continue_sent && !ex_.body_complete &&
         conn_.our_state() == http1::State::idle) {
@@ -300,8 +334,18 @@ void Connection::apply(Outbound& op) {
                    app_finished();
                    closing_ = Closing::after_flush;
                  },
+                 [&](WsAccept&) { apply_websocket(op); },
+                 [&](WsSend&) { apply_websocket(op); },
+                 [&](WsClose&) { apply_websocket(op); },
              },
              op);
+}
+
+// Only called while no sendmsg is in flight (take_inbox): the accept may take http1's output.
+void Connection::apply_websocket(Outbound& op) {
+  if (!ws_) return;
+  ws_->on_app_op(op, conn_, Clock::now(), websocket_io());
+  after_websocket();
 }
 
 void Connection::apply_data(SendData& data) {
@@ -385,13 +429,21 @@ void Connection::check_drain() {
     drain_seen_ = true;
     conn_.request_close();
   }
-  if (drain_seen_ && closing_ == Closing::no && !ex_.in_request && !conn_.wants_write() &&
+  if (drain_seen_ && websocket_open()) {
+    ws_->on_drain(Clock::now(), websocket_io());  // close 1001; idempotent
+    after_websocket();
+  }
+  if (drain_seen_ && closing_ == Closing::no && !ex_.in_request && !has_output() &&
       file_fd_ < 0) {
     closing_ = Closing::now;
   }
 }
 
 void Connection::pump_events() {
+  if (websocket_open()) {
+    if (closing_ == Closing::no) ws_->pump(Clock::now(), websocket_io());
+    return;
+  }
   while (closing_ == Closing::no) {
     auto event = conn_.next_event();
     if (!event) {
@@ -423,8 +475,10 @@ void Connection::on_head(const http1::RequestHead& head) {
     answer_probe(route.probe, head.method == "HEAD");
     return;
   }
-  // TODO(backend): WebSocket handshakes go to the app as plain HTTP until the websocket layer
-  // and the port's WebSocket messages exist.
+  if (route.kind == classify::RouteKind::websocket && shared_.config.ws.enabled) {
+    begin_websocket(head);
+    return;
+  }
   const ExchangeId id = shared_.begin_exchange(this);
   if (id == 0) {
     conn_.send_error_response(kUnavailable);
@@ -435,6 +489,45 @@ void Connection::on_head(const http1::RequestHead& head) {
   ex_.flow = std::make_shared<ExchangeFlow>();
   ex_.expects_continue = head.expects_continue && head.version == http1::Version::http11;
   shared_.outbox.push_back(RequestStarted{id, make_scope(head), ex_.expects_continue, ex_.flow});
+}
+
+// A WebSocket handshake: an invalid one is answered natively (400, 426); a valid one is posted
+// as WebSocketRequested. Whatever answers it over HTTP ends the connection.
+void Connection::begin_websocket(const http1::RequestHead& head) {
+  conn_.request_close();
+  auto request = websocket::validate_handshake(head);
+  if (!request) {
+    if (!common::send_handshake_rejection(conn_, request.error())) closing_ = Closing::after_flush;
+    return;
+  }
+  const ExchangeId id = shared_.begin_exchange(this);
+  if (id == 0) {
+    conn_.send_error_response(kUnavailable);
+    closing_ = Closing::after_flush;
+    return;
+  }
+  ex_.id = id;
+  ex_.flow = std::make_shared<ExchangeFlow>();
+  ws_ = std::make_unique<common::WebSocketSession>(shared_.config, id, ex_.flow,
+                                                   std::move(*request));
+  shared_.outbox.push_back(ws_->requested(make_scope(head)));
+}
+
+// What the session decided: the exchange is over on the app side; close after the output;
+// close now (its close timeout); or the accept failed.
+void Connection::after_websocket() {
+  if (!ws_) return;
+  if (ws_->failed()) {
+    end_exchange(true);
+    if (closing_ == Closing::no) closing_ = Closing::after_flush;
+    return;
+  }
+  if (ws_->app_done()) app_finished();
+  if (ws_->timed_out()) {
+    closing_ = Closing::now;
+  } else if (ws_->should_close() && closing_ == Closing::no) {
+    closing_ = Closing::after_flush;
+  }
 }
 
 void Connection::answer_probe(classify::ProbeKind kind, bool head_request) {

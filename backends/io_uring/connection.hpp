@@ -31,6 +31,12 @@
 //   Endings: as blocking. A connection closing after an answer (error, Abort, Connection:
 //   close) lingers: SHUT_WR, then recv and drop for up to kLingerTime, so the client reads our
 //   last response before any reset.
+//
+//   WebSocket (port.hpp): as in blocking, a handshake head becomes a common::WebSocketSession
+//   (ws_) that owns the socket's bytes once the app accepted: recv completions feed it,
+//   prepare_send() takes its output, its deadline joins the loop's timers. Its timer may run
+//   while a sendmsg is in flight: queuing a ping moves no byte already handed to the kernel
+//   (the session's pending_output() contract).
 #pragma once
 
 #include <sys/socket.h>
@@ -49,6 +55,7 @@
 #include <vector>
 
 #include "backends/common/send_account.hpp"
+#include "backends/common/websocket_session.hpp"
 #include "backends/port.hpp"
 #include "backends/server.hpp"
 #include "protocol/asgi/scope.hpp"
@@ -158,10 +165,16 @@ class Connection {
   void apply(Outbound& op);
   void apply_head(SendHead& head);
   void apply_data(SendData& data);
+  void apply_websocket(Outbound& op);
   void start_file(const std::string& path);
   void refill_file();
   void pump_events();
   void on_head(const http1::RequestHead& head);
+  void begin_websocket(const http1::RequestHead& head);
+  void after_websocket();
+  bool websocket_open() const noexcept { return ws_ && ws_->is_open(); }
+  common::WebSocketSession::Io websocket_io() { return {shared_.outbox, sends_}; }
+  bool has_output() const noexcept;
   void on_data(std::string_view bytes);
   void answer_probe(classify::ProbeKind kind, bool head_request);
   asgi::HttpScope make_scope(const http1::RequestHead& head) const;
@@ -178,6 +191,7 @@ class Connection {
   std::optional<asgi::Address> local_;
   Exchange ex_;
   common::SendAccount sends_;  // response bytes still unwritten, for Drained
+  std::unique_ptr<common::WebSocketSession> ws_;  // a WebSocket handshake or connection
   std::vector<std::pair<ExchangeId, Outbound>> ops_in_;
   std::vector<std::pair<ExchangeId, std::size_t>> credit_in_;
   std::string read_buf_;

@@ -256,7 +256,12 @@ class UringServer final : public Server {
       }
       arm_timer(now);
       io_uring_submit_and_get_events(&ring_);
-      if (handle_ready() == 0 && dirty_.empty()) return;
+      const unsigned seen = handle_ready();
+      // The eventfd only fires when new work arrives: work the kernel still holds (it runs a
+      // bounded batch per enter; overflowed completions) must be taken before returning.
+      const unsigned held = IO_URING_READ_ONCE(*ring_.sq.kflags) &
+                            (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW);
+      if (seen == 0 && dirty_.empty() && held == 0) return;
     }
     wake();  // still busy: come back in the caller's next loop round
   }
@@ -279,11 +284,14 @@ class UringServer final : public Server {
   // ---- the I/O thread ------------------------------------------------------------------------
   int setup_ring() noexcept {
     io_uring_params params{};
-    params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    // TASKRUN_FLAG: the kernel sets IORING_SQ_TASKRUN while completions wait to be run, which
+    // pump() checks before it returns (it may run only part of them per io_uring_enter).
+    params.flags =
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
     int rc = io_uring_queue_init_params(kRingEntries, &ring_, &params);
     if (rc == -EINVAL) {  // before 6.1: no DEFER_TASKRUN; COOP_TASKRUN is the next best
       params = io_uring_params{};
-      params.flags = IORING_SETUP_COOP_TASKRUN;
+      params.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
       rc = io_uring_queue_init_params(kRingEntries, &ring_, &params);
     }
     if (rc == -EINVAL) {  // before 5.19

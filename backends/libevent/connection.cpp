@@ -16,6 +16,7 @@
 #include "protocol/asgi/proxy.hpp"
 #include "protocol/classify/classify.hpp"
 #include "protocol/http1/date.hpp"
+#include "protocol/websocket/handshake.hpp"
 
 namespace lancet::backend::libevent {
 namespace {
@@ -95,6 +96,11 @@ void Connection::handle_io(short what) {
 
 void Connection::handle_timer() {
   if (lingering_) return close_now();
+  if (websocket_open()) {
+    ws_->on_timer(Clock::now(), websocket_io());  // keepalive, close timeout
+    after_websocket();
+    return step();
+  }
   const auto due = next_deadline();
   if (!ex_.in_request && !conn_.wants_write() && closing_ == Closing::no && due &&
       Clock::now() >= *due) {
@@ -114,11 +120,12 @@ void Connection::step() noexcept {
   if (closed_ || lingering_) return;
   try {
     run_protocol();
+    after_websocket();
   } catch (...) {
     closing_ = Closing::now;
   }
   if (closing_ == Closing::now ||
-      (closing_ == Closing::after_flush && !conn_.wants_write() && file_fd_ < 0)) {
+      (closing_ == Closing::after_flush && !has_output() && file_fd_ < 0)) {
     return finish();
   }
   if (const auto due = next_deadline()) {
@@ -161,6 +168,10 @@ void Connection::abort() noexcept {
 
 void Connection::on_credit(ExchangeId id, std::size_t bytes) {
   if (id != ex_.id || !ex_.with_app()) return;
+  if (ws_) {
+    ws_->on_consumed(bytes);  // messages_consumed(): WebSocket messages, not body bytes
+    return;
+  }
   ex_.consumed = std::min(ex_.consumed + bytes, ex_.posted);
   if (ex_.expects_continue && !ex_.continue_sent && !ex_.body_complete &&
       conn_.our_state() == http1::State::idle) {
@@ -183,12 +194,20 @@ void Connection::on_op(ExchangeId id, Outbound& op) {
     app_finished();
   } else if (auto* file = std::get_if<SendFile>(&op)) {
     start_file(file->path);
-  } else {
-    // Abort: what the app already sent goes out (as uvicorn's transport.close() does); the
-    // response is left unfinished and the connection closes after it.
+  } else if (std::holds_alternative<Abort>(op)) {
+    // What the app already sent goes out (as uvicorn's transport.close() does); the response
+    // is left unfinished and the connection closes after it.
     app_finished();
     closing_ = Closing::after_flush;
+  } else {
+    apply_websocket(op);  // WsAccept, WsSend, WsClose
   }
+}
+
+void Connection::apply_websocket(Outbound& op) {
+  if (!ws_) return;
+  ws_->on_app_op(op, conn_, Clock::now(), websocket_io());
+  after_websocket();
 }
 
 void Connection::apply_head(SendHead& head) {
@@ -260,13 +279,29 @@ void Connection::end_exchange(bool client_gone) {
   app_finished();
 }
 
+bool Connection::has_output() const noexcept {
+  return websocket_open() ? ws_->wants_write() : conn_.wants_write();
+}
+
+std::size_t Connection::pending_output(std::span<std::string_view> views) const {
+  return websocket_open() ? ws_->pending_output(views) : conn_.pending_output(views);
+}
+
+void Connection::consume_output(std::size_t n) {
+  if (websocket_open()) {
+    ws_->consume_output(n);
+  } else {
+    conn_.consume_output(n);
+  }
+}
+
 void Connection::flush() {
   std::array<std::string_view, kMaxIov> views;
   std::array<iovec, kMaxIov> iov;
   while (closing_ != Closing::now) {
     refill_file();
-    if (!conn_.wants_write() || !writable_) return;
-    const std::size_t n = conn_.pending_output(views);
+    if (!has_output() || !writable_) return;
+    const std::size_t n = pending_output(views);
     for (std::size_t i = 0; i < n; ++i) {
       iov[i].iov_base = const_cast<char*>(views[i].data());
       iov[i].iov_len = views[i].size();
@@ -285,7 +320,7 @@ void Connection::flush() {
       closing_ = Closing::now;
       return;
     }
-    conn_.consume_output(static_cast<std::size_t>(written));
+    consume_output(static_cast<std::size_t>(written));
     const auto drained = [this](Drained d) { core_.post(d); };
     sends_.on_written(static_cast<std::size_t>(written), drained);
   }
@@ -301,12 +336,20 @@ void Connection::check_drain() {
     drain_seen_ = true;
     conn_.request_close();
   }
-  if (drain_seen_ && !ex_.in_request && !conn_.wants_write() && file_fd_ < 0) {
+  if (drain_seen_ && websocket_open()) {
+    ws_->on_drain(Clock::now(), websocket_io());  // close 1001; idempotent
+    after_websocket();
+  }
+  if (drain_seen_ && !ex_.in_request && !has_output() && file_fd_ < 0) {
     closing_ = Closing::now;
   }
 }
 
 void Connection::pump_events() {
+  if (websocket_open()) {
+    if (closing_ == Closing::no) ws_->pump(Clock::now(), websocket_io());
+    return;
+  }
   while (closing_ == Closing::no) {
     auto event = conn_.next_event();
     if (!event) {
@@ -338,8 +381,10 @@ void Connection::on_head(const http1::RequestHead& head) {
     answer_probe(route.probe, head.method == "HEAD");
     return;
   }
-  // TODO(backend): WebSocket handshakes go to the app as plain HTTP until the websocket layer
-  // and the port's WebSocket messages exist (as in blocking).
+  if (route.kind == classify::RouteKind::websocket && core_.config.ws.enabled) {
+    begin_websocket(head);
+    return;
+  }
   const ExchangeId id = core_.begin_exchange(this);
   if (id == 0) {
     conn_.send_error_response(kUnavailable);
@@ -350,6 +395,45 @@ void Connection::on_head(const http1::RequestHead& head) {
   ex_.flow = std::make_shared<ExchangeFlow>();
   ex_.expects_continue = head.expects_continue && head.version == http1::Version::http11;
   core_.post(RequestStarted{id, make_scope(head), ex_.expects_continue, ex_.flow});
+}
+
+// A WebSocket handshake: an invalid one is answered natively (400, 426); a valid one is posted
+// as WebSocketRequested. Whatever answers it over HTTP ends the connection.
+void Connection::begin_websocket(const http1::RequestHead& head) {
+  conn_.request_close();
+  auto request = websocket::validate_handshake(head);
+  if (!request) {
+    if (!common::send_handshake_rejection(conn_, request.error())) closing_ = Closing::after_flush;
+    return;
+  }
+  const ExchangeId id = core_.begin_exchange(this);
+  if (id == 0) {
+    conn_.send_error_response(kUnavailable);
+    closing_ = Closing::after_flush;
+    return;
+  }
+  ex_.id = id;
+  ex_.flow = std::make_shared<ExchangeFlow>();
+  ws_ = std::make_unique<common::WebSocketSession>(core_.config, id, ex_.flow,
+                                                   std::move(*request));
+  core_.post(ws_->requested(make_scope(head)));
+}
+
+// What the session decided: the exchange is over on the app side; close after the output;
+// close now (its close timeout); or the accept failed.
+void Connection::after_websocket() {
+  if (!ws_) return;
+  if (ws_->failed()) {
+    end_exchange(true);
+    if (closing_ == Closing::no) closing_ = Closing::after_flush;
+    return;
+  }
+  if (ws_->app_done()) app_finished();
+  if (ws_->timed_out()) {
+    closing_ = Closing::now;
+  } else if (ws_->should_close() && closing_ == Closing::no) {
+    closing_ = Closing::after_flush;
+  }
 }
 
 void Connection::answer_probe(classify::ProbeKind kind, bool head_request) {
@@ -423,6 +507,7 @@ bool Connection::advance_cycle() {
 }
 
 bool Connection::wants_read_now() const {
+  if (websocket_open()) return !eof_seen_ && ws_->wants_read();
   if (eof_seen_ || !conn_.wants_read()) return false;
   if (ex_.with_app() && !ex_.last_posted) {
     const std::uint64_t window = std::max<std::uint64_t>(core_.config.body_window, 1);
@@ -441,11 +526,16 @@ void Connection::read_some() {
   const std::span<char> buf = core_.read_buffer();
   const ssize_t n = recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
   if (n > 0) {
+    const std::string_view bytes(buf.data(), static_cast<std::size_t>(n));
+    if (websocket_open()) {
+      ws_->receive_data(bytes);
+      return;
+    }
     if (!ex_.in_request && !head_started_) {
       head_started_ = true;
       head_since_ = Clock::now();
     }
-    conn_.receive_data(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+    conn_.receive_data(bytes);
     return;
   }
   if (n < 0 && errno == EINTR) return;
@@ -459,7 +549,11 @@ void Connection::read_some() {
     return;
   }
   eof_seen_ = true;
-  conn_.receive_eof();
+  if (websocket_open()) {
+    ws_->receive_eof();  // the app gone already: the session closes (1006, nothing sent)
+  } else {
+    conn_.receive_eof();
+  }
   // uvicorn's rule: EOF while the app owns the exchange is a disconnect (http.disconnect).
   if (ex_.with_app()) {
     end_exchange(true);
@@ -470,6 +564,7 @@ void Connection::read_some() {
 // ---- deadlines and closing --------------------------------------------------------------------
 
 std::optional<Clock::time_point> Connection::next_deadline() const {
+  if (websocket_open()) return ws_->deadline();
   if (ex_.in_request || conn_.wants_write() || closing_ != Closing::no) return std::nullopt;
   if (head_started_) return head_since_ + seconds(core_.config.timeout_header);
   if (fresh_) return opened_ + seconds(core_.config.timeout_header);

@@ -43,6 +43,10 @@
 //   flushes what was sent, then closes; after a response that ends the connection the socket
 //   is half-closed and read for a short while (a lingering close, RFC 9112 §9.6) so that the
 //   client reads our last response before any reset.
+//
+//   WebSocket (port.hpp): as in blocking, a handshake head becomes a common::WebSocketSession
+//   (ws_) that owns the socket's bytes once the app accepted: reads feed it, flush() writes its
+//   output, its deadline arms the timer, after_websocket() applies what it decided.
 #pragma once
 
 #include <event2/event.h>
@@ -52,11 +56,13 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "backends/libevent/core.hpp"
 #include "backends/common/send_account.hpp"
+#include "backends/common/websocket_session.hpp"
 #include "backends/port.hpp"
 #include "protocol/asgi/scope.hpp"
 #include "protocol/http1/connection.hpp"
@@ -117,9 +123,13 @@ class Connection {
   // ---- app side -> wire ----------------------------------------------------------------------
   void apply_head(SendHead& head);
   void apply_data(SendData& data);
+  void apply_websocket(Outbound& op);
   void start_file(const std::string& path);
   void refill_file();
   void flush();
+  bool has_output() const noexcept;
+  std::size_t pending_output(std::span<std::string_view> views) const;
+  void consume_output(std::size_t n);
   void local_failure();
   void app_finished();
   void end_exchange(bool client_gone);
@@ -129,6 +139,10 @@ class Connection {
   void check_drain();
   void pump_events();
   void on_head(const http1::RequestHead& head);
+  void begin_websocket(const http1::RequestHead& head);
+  void after_websocket();
+  bool websocket_open() const noexcept { return ws_ && ws_->is_open(); }
+  common::WebSocketSession::Io websocket_io() { return {core_.outbox(), sends_}; }
   void on_data(std::string_view bytes);
   void answer_probe(classify::ProbeKind kind, bool head_request);
   asgi::HttpScope make_scope(const http1::RequestHead& head) const;
@@ -154,6 +168,7 @@ class Connection {
   std::optional<asgi::Address> local_;
   Exchange ex_;
   common::SendAccount sends_;  // response bytes still unwritten, for Drained
+  std::unique_ptr<common::WebSocketSession> ws_;  // a WebSocket handshake or connection
   Closing closing_ = Closing::no;
   bool readable_ = true;   // no EAGAIN from recv() since the last read edge
   bool writable_ = true;   // no EAGAIN from sendmsg() since the last write edge

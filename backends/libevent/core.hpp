@@ -95,6 +95,8 @@ class Core {
   void end_exchange(ExchangeId id);
   /// Queues a message for the app; posted in one batch by after_callback().
   void post(Inbound&& message) { outbox_.push_back(std::move(message)); }
+  /// The same queue, for code that appends itself (common::WebSocketSession).
+  std::vector<Inbound>& outbox() noexcept { return outbox_; }
   /// Scratch space for recv(): http1 copies what it keeps, so one buffer serves everyone.
   std::span<char> read_buffer() noexcept { return read_buf_; }
   /// The connection has closed its socket: free it after this callback.

@@ -134,4 +134,10 @@ HttpScope make_http_scope(const http1::RequestHead& head, const ConnectionInfo& 
   return scope;
 }
 
+void to_websocket_scope(HttpScope& scope) {
+  scope.type = "websocket";
+  scope.spec_version = std::string(kWebSocketSpecVersion);
+  scope.scheme = scope.scheme == "https" || scope.scheme == "wss" ? "wss" : "ws";
+}
+
 }  // namespace lancet::asgi

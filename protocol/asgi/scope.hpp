@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "protocol/asgi/events.hpp"
+#include "protocol/asgi/websocket_events.hpp"
 #include "protocol/http1/message.hpp"
 
 namespace lancet::asgi {
@@ -67,6 +68,12 @@ struct HttpScope {
 /// Builds the scope for `head` on a connection described by `info`. Never fails: the request
 /// head was validated by the http1 parser.
 HttpScope make_http_scope(const http1::RequestHead& head, const ConnectionInfo& info);
+
+/// Makes the scope of a WebSocket handshake request (make_http_scope, then proxy headers) its
+/// 'websocket' scope: type "websocket", spec_version kWebSocketSpecVersion, scheme "wss" when
+/// it was "https" or "wss" (TLS, or a trusted proxy's X-Forwarded-Proto), else "ws". The
+/// method stays in the value; the 'websocket' scope has no 'method' key.
+void to_websocket_scope(HttpScope& scope);
 
 /// The path and query parts of a request-target (views into `target`).
 struct TargetParts {

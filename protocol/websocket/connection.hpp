@@ -123,7 +123,9 @@ class Connection {
   Result<void> send_close(std::uint16_t code = kCloseNormal, std::string_view reason = {});
 
   /// Fills `out` with up to out.size() pending pieces and returns how many. Views are valid
-  /// until the next consume_output() or send*() / next_event() / on_timer().
+  /// until the next consume_output(): queuing more frames (send*(), a pong in next_event(), a
+  /// ping in on_timer()) appends without moving what is queued, so an I/O layer may keep
+  /// writing these views while it queues more (a deque of owned frames).
   std::size_t pending_output(std::span<std::string_view> out) const;
   std::size_t pending_output_bytes() const noexcept { return pending_bytes_; }
   /// The caller wrote `n` bytes of pending output.

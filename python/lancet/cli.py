@@ -17,7 +17,7 @@ import traceback
 from typing import Any, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 from . import __version__
-from .config import LIFESPAN_MODES, LOG_LEVELS, LOOP_MODES, Config
+from .config import LIFESPAN_MODES, LOG_LEVELS, LOOP_MODES, WS_MODES, Config
 from .env import EnvFileError, load_env_file
 from .loader import AppLoadError, AppStringError, load_app
 from .loader import _parse as parse_app_string
@@ -95,6 +95,16 @@ def _header(text: str) -> Tuple[str, str]:
     return name, value
 
 
+def _bool(text: str) -> bool:
+    """uvicorn's BOOLEAN values (click): true/false, 1/0, yes/no, on/off, t/f, y/n."""
+    v = text.strip().lower()
+    if v in ("1", "true", "t", "yes", "y", "on"):
+        return True
+    if v in ("0", "false", "f", "no", "n", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean {text!r}: expected true or false")
+
+
 def _ips(text: str) -> List[str]:
     ips = [part.strip() for part in text.split(",") if part.strip()]
     if not ips:
@@ -119,8 +129,7 @@ def _human_size(n: int) -> str:
 # uvicorn flags Lancet does not have (yet): a clearer message than "unrecognized arguments".
 _UVICORN_ONLY = {
     "--reload", "--reload-dir", "--reload-include", "--reload-exclude", "--reload-delay",
-    "--ws", "--ws-max-size", "--ws-ping-interval", "--ws-ping-timeout",
-    "--ws-per-message-deflate", "--http", "--interface",
+    "--http", "--interface",
     "--ssl-keyfile", "--ssl-certfile", "--ssl-keyfile-password", "--ssl-version",
     "--ssl-cert-reqs", "--ssl-ca-certs", "--ssl-ciphers", "--use-colors", "--no-use-colors",
     "--h11-max-incomplete-event-size",
@@ -219,6 +228,35 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default: {_D.max_head_size} = {_human_size(_D.max_head_size)})")
     g.add_argument("--max-header-count", metavar="N", type=_int,
                    help=f"answer 431 to more header fields than this (default: {_D.max_header_count})")
+
+    g = p.add_argument_group(
+        "WebSocket",
+        "Handshakes are validated natively (400, or 426 for a version other than 13) before the "
+        "app sees them. Close codes Lancet sends: 1002 protocol error (e.g. an unmasked frame), "
+        "1007 invalid UTF-8 or compressed data, 1009 message over --ws-max-size, 1011 ping "
+        "timeout or app exception, 1001 server shutdown, 1000 when the app returns while open. "
+        "The closing handshake waits at most 10 s for the client's close frame.")
+    g.add_argument("--ws", choices=WS_MODES, metavar="{auto,none}",
+                   help="auto: serve WebSocket handshakes as 'websocket' scopes; none: give them to "
+                        "the app as plain HTTP requests, as later uvicorn does (0.17.6 answered "
+                        "400); websockets and wsproto are accepted as aliases of auto "
+                        f"(default: {_D.ws})")
+    g.add_argument("--ws-max-size", metavar="BYTES", type=_size,
+                   help="largest message, after decompression; a larger one is closed with 1009 "
+                        f"(default: {_D.ws_max_size} = {_human_size(_D.ws_max_size)})")
+    g.add_argument("--ws-max-queue", metavar="N", type=_int,
+                   help="messages received and not yet taken by the app; at N, Lancet stops "
+                        "reading the connection, so TCP pushes back on the client (memory per "
+                        f"connection: up to N x --ws-max-size) (default: {_D.ws_max_queue})")
+    g.add_argument("--ws-ping-interval", metavar="S", type=_seconds,
+                   help="send a ping every S seconds; 0 turns pings off "
+                        f"(default: {_D.ws_ping_interval} s)")
+    g.add_argument("--ws-ping-timeout", metavar="S", type=_seconds,
+                   help="close with 1011 when a ping's pong is S seconds late; 0 waits forever "
+                        f"(default: {_D.ws_ping_timeout} s)")
+    g.add_argument("--ws-per-message-deflate", metavar="BOOL", type=_bool,
+                   help="accept the permessage-deflate extension (RFC 7692) when the client offers "
+                        f"it: true or false (default: {str(_D.ws_per_message_deflate).lower()})")
 
     g = p.add_argument_group("application")
     g.add_argument("--lifespan", choices=LIFESPAN_MODES,

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 LIFESPAN_MODES = ("auto", "on", "off")
+# --ws: "auto" serves WebSocket handshakes natively, "none" gives them to the app as plain HTTP.
+# uvicorn's implementation names are accepted as aliases of "auto" (Lancet has one, native).
+WS_MODES = ("auto", "none", "websockets", "wsproto")
 LOOP_MODES = ("auto", "asyncio", "uvloop")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
@@ -53,6 +56,12 @@ class Config:
     io_thread: bool = False              # io_uring: run the ring on its own thread, not the loop's
     limit_max_requests: Optional[int] = None  # a worker exits (gracefully) after this many requests
     limit_max_requests_jitter: int = 0   # ... plus random(0..jitter), so workers do not recycle at once
+    ws: str = "auto"                     # auto | none (websockets, wsproto: aliases of auto)
+    ws_max_size: int = 16 * 1024 * 1024  # largest message (decompressed); above: close 1009
+    ws_max_queue: int = 32               # messages waiting for the app; at it, reading stops
+    ws_ping_interval: Optional[float] = 20.0  # seconds between server pings; None or 0: none
+    ws_ping_timeout: Optional[float] = 20.0   # close 1011 when a pong is this late; None or 0: never
+    ws_per_message_deflate: bool = True  # accept permessage-deflate (RFC 7692)
 
     def validate(self) -> None:
         """Raises ValueError with a one-line message naming the option, what came and what is expected."""
@@ -81,6 +90,16 @@ class Config:
             bad("--limit-max-requests", "an integer >= 1", self.limit_max_requests)
         if int(self.limit_max_requests_jitter) < 0:
             bad("--limit-max-requests-jitter", "an integer >= 0", self.limit_max_requests_jitter)
+        if self.ws not in WS_MODES:
+            bad("--ws", "auto | none", self.ws)
+        for name in ("ws_max_size", "ws_max_queue"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) < 1:
+                bad("--" + name.replace("_", "-"), "an integer >= 1", value)
+        for name in ("ws_ping_interval", "ws_ping_timeout"):
+            value = getattr(self, name)
+            if value is not None and float(value) < 0:
+                bad("--" + name.replace("_", "-"), "a number >= 0", value)
         for path in (self.probe_path_alive, self.probe_path_ready):
             if not path.startswith("/"):
                 bad("--probe-path-*", "a path starting with '/'", path)
@@ -93,4 +112,8 @@ class Config:
         d["forwarded_allow_ips"] = list(self.forwarded_allow_ips)
         d["headers"] = [(str(k), str(v)) for k, v in self.headers]
         d["limit_concurrency"] = int(self.limit_concurrency or 0)
+        d["ws"] = "none" if self.ws == "none" else "auto"
+        d["ws_ping_interval"] = float(self.ws_ping_interval or 0.0)
+        d["ws_ping_timeout"] = float(self.ws_ping_timeout or 0.0)
+        d["ws_per_message_deflate"] = bool(self.ws_per_message_deflate)
         return d

@@ -154,6 +154,11 @@ def worker_argv(config, fd: int, *, level_explicit: bool = True) -> List[str]:
         elif name == "factory":
             if value:
                 out.append(flag)
+        elif name == "ws_per_message_deflate":  # takes a value, as uvicorn's does
+            if value != defaults.ws_per_message_deflate:
+                out.append(f"{flag}={'true' if value else 'false'}")
+        elif name in ("ws_ping_interval", "ws_ping_timeout") and value is None:
+            out.append(f"{flag}=0")  # None: off, which the command line spells 0
         elif isinstance(value, bool):
             out.append(flag if value else "--no-" + flag[2:])
         elif value is None:

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "backends/server.hpp"
+#include "tests/protocol/websocket/harness.hpp"
 
 namespace {
 
@@ -275,6 +276,9 @@ class Client {
     }
     return false;
   }
+
+  /// Exactly `n` more bytes (after what read_response() left buffered); false on EOF/timeout.
+  bool read_exact(std::size_t n, std::string& out) { return take(n, out); }
 
   int fd() const { return fd_; }
   void close_now() {
@@ -785,6 +789,301 @@ TEST(BackendServer, DrainingAnAdoptedSocketLeavesItListeningForOthers) {
   EXPECT_GE(accepted, 0);
   if (accepted >= 0) close(accepted);
   close(lfd);
+}
+
+// ---- WebSocket -------------------------------------------------------------------------------
+
+namespace wst = lancet::websocket::testing;
+
+std::string ws_handshake(const std::string& extra = "") {
+  return "GET /ws?x=1 HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+         extra + "\r\n";
+}
+
+/// One server frame (unmasked, any length encoding); nullopt on EOF or timeout.
+std::optional<wst::ServerFrame> read_frame(Client& c) {
+  std::string head;
+  if (!c.read_exact(2, head)) return std::nullopt;
+  wst::ServerFrame f;
+  const auto b0 = static_cast<std::uint8_t>(head[0]);
+  const auto b1 = static_cast<std::uint8_t>(head[1]);
+  f.fin = b0 & 0x80;
+  f.rsv1 = b0 & 0x40;
+  f.opcode = b0 & 0x0f;
+  std::uint64_t n = b1 & 0x7f;
+  if (n >= 126) {
+    std::string ext;
+    if (!c.read_exact(n == 126 ? 2 : 8, ext)) return std::nullopt;
+    n = 0;
+    for (char ch : ext) n = n << 8 | static_cast<std::uint8_t>(ch);
+  }
+  if (!c.read_exact(static_cast<std::size_t>(n), f.payload)) return std::nullopt;
+  return f;
+}
+
+std::uint16_t close_code(const wst::ServerFrame& f) {
+  return static_cast<std::uint16_t>(static_cast<std::uint8_t>(f.payload[0]) << 8 |
+                                    static_cast<std::uint8_t>(f.payload[1]));
+}
+
+/// Accepts every handshake (subprotocol "chat" when offered) and echoes every message,
+/// reporting each consumed; WebSocketClosed is only logged.
+FakeApp::Handler ws_echo_app() {
+  return [](FakeApp& app, Inbound& m) {
+    if (auto* r = std::get_if<WebSocketRequested>(&m)) {
+      const bool chat = !r->subprotocols.empty() && r->subprotocols[0] == "chat";
+      std::vector<Outbound> ops;
+      ops.emplace_back(WsAccept{chat ? "chat" : "", {{"x-app", "1"}}});
+      app.server().submit(r->id, std::move(ops));
+    } else if (auto* msg = std::get_if<WebSocketReceived>(&m)) {
+      app.server().messages_consumed(msg->id, 1);
+      std::vector<Outbound> ops;
+      ops.emplace_back(WsSend{std::move(msg->data), msg->text});
+      app.server().submit(msg->id, std::move(ops));
+    }
+  };
+}
+
+/// Connects, handshakes and checks the 101.
+Client ws_connect(Harness& h, const std::string& extra = "") {
+  Client c = h.client();
+  c.send(ws_handshake(extra));
+  auto r = c.read_response();
+  EXPECT_TRUE(r);
+  if (r) {
+    EXPECT_EQ(r->status, 101);
+    EXPECT_EQ(r->header("sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  }
+  return c;
+}
+
+TEST(BackendServer, WebSocketHandshakeEchoAndCloseFromTheClient) {
+  Harness h(ws_echo_app());
+  Client c = h.client();
+  c.send(ws_handshake("Sec-WebSocket-Protocol: chat, other\r\n"));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 101);
+  EXPECT_EQ(r->header("sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  EXPECT_EQ(r->header("sec-websocket-protocol"), "chat");
+  EXPECT_EQ(r->header("x-app"), "1");
+  ASSERT_TRUE(h.app.wait_count<WebSocketRequested>(1));
+  c.send(wst::text("hello"));
+  auto echo = read_frame(c);
+  ASSERT_TRUE(echo);
+  EXPECT_EQ(echo->opcode, 0x1);
+  EXPECT_EQ(echo->payload, "hello");
+  const std::string big(300 * 1024, 'b');
+  c.send(wst::binary(big.substr(0, 1000), false) + wst::cont(big.substr(1000)));  // fragmented
+  auto big_echo = read_frame(c);
+  ASSERT_TRUE(big_echo);
+  EXPECT_EQ(big_echo->opcode, 0x2);
+  EXPECT_TRUE(big_echo->payload == big);
+  c.send(wst::close_frame(1000, "done"));
+  auto closing = read_frame(c);
+  ASSERT_TRUE(closing);
+  EXPECT_EQ(closing->opcode, 0x8);
+  EXPECT_EQ(close_code(*closing), 1000);
+  EXPECT_TRUE(c.closed_within(2s));
+  ASSERT_TRUE(h.app.wait_count<WebSocketClosed>(1));
+  EXPECT_TRUE(eventually([&] { return h.server->active_exchanges() == 0; }));
+  EXPECT_EQ(h.app.count<ClientGone>(), 0u);
+}
+
+TEST(BackendServer, WebSocketScopeIsPostedWithSubprotocols) {
+  Harness h(ws_echo_app());
+  Client c = ws_connect(h, "Sec-WebSocket-Protocol: chat, other\r\n");
+  std::optional<WebSocketRequested> requested;
+  ASSERT_TRUE(h.app.wait_until([&](const std::vector<Inbound>& log) {
+    for (const Inbound& m : log) {
+      if (auto* r = std::get_if<WebSocketRequested>(&m)) requested = *r;
+    }
+    return requested.has_value();
+  }));
+  EXPECT_EQ(requested->scope.type, "websocket");
+  EXPECT_EQ(requested->scope.scheme, "ws");
+  EXPECT_EQ(requested->scope.path, "/ws");
+  EXPECT_EQ(requested->scope.query_string, "x=1");
+  EXPECT_EQ(requested->subprotocols, (std::vector<std::string>{"chat", "other"}));
+  EXPECT_TRUE(requested->flow);
+}
+
+TEST(BackendServer, WebSocketViolationClosesWith1002AndTellsTheApp) {
+  Harness h(ws_echo_app());
+  Client c = ws_connect(h);
+  wst::ClientFrame unmasked;
+  unmasked.payload = "x";
+  unmasked.masked = false;
+  c.send(wst::encode(unmasked));
+  auto closing = read_frame(c);
+  ASSERT_TRUE(closing);
+  EXPECT_EQ(closing->opcode, 0x8);
+  EXPECT_EQ(close_code(*closing), 1002);
+  EXPECT_TRUE(c.closed_within(2s));
+  std::optional<WebSocketClosed> closed;
+  ASSERT_TRUE(h.app.wait_until([&](const std::vector<Inbound>& log) {
+    for (const Inbound& m : log) {
+      if (auto* x = std::get_if<WebSocketClosed>(&m)) closed = *x;
+    }
+    return closed.has_value();
+  }));
+  EXPECT_EQ(closed->code, 1002);
+}
+
+TEST(BackendServer, WebSocketAppCloseRunsTheClosingHandshake) {
+  Harness h([](FakeApp& app, Inbound& m) {
+    if (auto* r = std::get_if<WebSocketRequested>(&m)) {
+      std::vector<Outbound> ops;
+      ops.emplace_back(WsAccept{});
+      ops.emplace_back(WsSend{"bye soon", true});
+      ops.emplace_back(WsClose{4000, "app says bye"});
+      app.server().submit(r->id, std::move(ops));
+    }
+  });
+  Client c = ws_connect(h);
+  auto message = read_frame(c);
+  ASSERT_TRUE(message);
+  EXPECT_EQ(message->payload, "bye soon");
+  auto closing = read_frame(c);
+  ASSERT_TRUE(closing);
+  EXPECT_EQ(closing->opcode, 0x8);
+  EXPECT_EQ(close_code(*closing), 4000);
+  EXPECT_EQ(closing->payload.substr(2), "app says bye");
+  EXPECT_FALSE(c.closed_within(200ms));  // the server waits for our close frame
+  c.send(wst::close_frame(4000));
+  EXPECT_TRUE(c.closed_within(2s));
+  EXPECT_TRUE(eventually([&] { return h.server->active_exchanges() == 0; }));
+  EXPECT_EQ(h.app.count<WebSocketClosed>(), 0u);  // the app closed: nothing to tell it
+}
+
+TEST(BackendServer, WebSocketDeniedHandshakeIsAnHttpResponseThenClose) {
+  Harness h([](FakeApp& app, Inbound& m) {
+    if (auto* r = std::get_if<WebSocketRequested>(&m)) {
+      std::vector<Outbound> ops;  // what the bridge submits for a close before the accept
+      ops.emplace_back(SendHead{403, {{"content-length", "0"}}});
+      ops.emplace_back(SendEnd{});
+      app.server().submit(r->id, std::move(ops));
+    }
+  });
+  Client c = h.client();
+  c.send(ws_handshake());
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_TRUE(c.closed_within(2s));
+}
+
+TEST(BackendServer, WebSocketInvalidHandshakeIsAnsweredWithoutTheApp) {
+  Harness h(ws_echo_app());
+  Client no_key = h.client();
+  no_key.send("GET / HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              "Sec-WebSocket-Version: 13\r\n\r\n");
+  auto bad = no_key.read_response();
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_TRUE(no_key.closed_within(2s));
+  Client old = h.client();
+  old.send("GET / HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n");
+  auto version = old.read_response();
+  ASSERT_TRUE(version);
+  EXPECT_EQ(version->status, 426);
+  EXPECT_EQ(version->header("sec-websocket-version"), "13");
+  EXPECT_EQ(h.app.count<WebSocketRequested>(), 0u);
+}
+
+TEST(BackendServer, WebSocketOffServesHandshakesAsHttp) {
+  ServerConfig config = loopback_config();
+  config.ws.enabled = false;
+  Harness h(echo_app(), config);
+  Client c = h.client();
+  c.send(ws_handshake());
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(h.app.started().size(), 1u);
+  EXPECT_EQ(h.app.count<WebSocketRequested>(), 0u);
+}
+
+TEST(BackendServer, WebSocketQueueBoundPausesReadingUntilTheAppConsumes) {
+  ServerConfig config = loopback_config();
+  config.ws.max_queue = 2;
+  std::mutex mu;
+  std::vector<ExchangeId> ids;
+  Harness h(
+      [&](FakeApp& app, Inbound& m) {
+        if (auto* r = std::get_if<WebSocketRequested>(&m)) {
+          {
+            std::lock_guard lock(mu);
+            ids.push_back(r->id);
+          }
+          std::vector<Outbound> ops;
+          ops.emplace_back(WsAccept{});
+          app.server().submit(r->id, std::move(ops));
+        }
+      },
+      config);
+  Client c = ws_connect(h);
+  std::string ten;
+  for (int i = 0; i < 10; ++i) ten += wst::text("m" + std::to_string(i));
+  c.send(ten);
+  ASSERT_TRUE(h.app.wait_count<WebSocketReceived>(2));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(h.app.count<WebSocketReceived>(), 2u);  // the bound holds while nothing is consumed
+  ExchangeId id = 0;
+  {
+    std::lock_guard lock(mu);
+    id = ids.at(0);
+  }
+  for (std::size_t seen = 2; seen < 10; seen += 2) {  // as an app would: what it received
+    ASSERT_TRUE(h.app.wait_count<WebSocketReceived>(seen));
+    h.server->messages_consumed(id, 2);
+  }
+  ASSERT_TRUE(h.app.wait_count<WebSocketReceived>(10));
+  EXPECT_EQ(h.app.count<WebSocketReceived>(), 10u);
+}
+
+TEST(BackendServer, WebSocketUnansweredPingCloses1011) {
+  ServerConfig config = loopback_config();
+  config.ws.ping_interval = 0.2;
+  config.ws.ping_timeout = 0.2;
+  Harness h(ws_echo_app(), config);
+  Client c = ws_connect(h);
+  auto ping = read_frame(c);
+  ASSERT_TRUE(ping);
+  EXPECT_EQ(ping->opcode, 0x9);
+  auto closing = read_frame(c);  // we never answer
+  ASSERT_TRUE(closing);
+  EXPECT_EQ(closing->opcode, 0x8);
+  EXPECT_EQ(close_code(*closing), 1011);
+  ASSERT_TRUE(h.app.wait_count<WebSocketClosed>(1));
+}
+
+TEST(BackendServer, WebSocketShutdownCloses1001) {
+  Harness h(ws_echo_app());
+  Client c = ws_connect(h);
+  ASSERT_TRUE(h.app.wait_count<WebSocketRequested>(1));
+  h.server->shutdown(5.0);
+  auto closing = read_frame(c);
+  ASSERT_TRUE(closing);
+  EXPECT_EQ(closing->opcode, 0x8);
+  EXPECT_EQ(close_code(*closing), 1001);
+  ASSERT_TRUE(h.app.wait_count<WebSocketClosed>(1));
+  c.send(wst::close_frame(1001));
+  EXPECT_TRUE(c.closed_within(2s));
+  h.server->join();
+  EXPECT_EQ(h.server->active_exchanges(), 0u);
+}
+
+TEST(BackendServer, WebSocketClientVanishingIsClientGone) {
+  Harness h(ws_echo_app());
+  Client c = ws_connect(h);
+  ASSERT_TRUE(h.app.wait_count<WebSocketRequested>(1));
+  c.close_now();
+  ASSERT_TRUE(h.app.wait_count<ClientGone>(1));
+  EXPECT_TRUE(eventually([&] { return h.server->active_exchanges() == 0; }));
 }
 
 }  // namespace

@@ -77,6 +77,8 @@ def test_flags_reach_config(fake_native, mod_dir):
         "--limit-concurrency", "7", "--max-body-size", "10M", "--max-head-size", "8K",
         "--max-header-count", "50", "--lifespan", "off", "--loop", "asyncio", "--log-level", "warning",
         "--no-access-log", "--no-probes", "--probe-path-alive", "/a", "--probe-path-ready", "/r",
+        "--ws", "none", "--ws-max-size", "1M", "--ws-max-queue", "4", "--ws-ping-interval", "0",
+        "--ws-ping-timeout", "7.5", "--ws-per-message-deflate", "false",
     ])
     assert rc == 0
     (c,) = fake_native
@@ -90,8 +92,12 @@ def test_flags_reach_config(fake_native, mod_dir):
     assert (c.lifespan, c.loop, c.log_level, c.access_log) == ("off", "asyncio", "warning", False)
     assert (c.probes, c.probe_path_alive, c.probe_path_ready) == (False, "/a", "/r")
     assert c.factory is False
+    assert (c.ws, c.ws_max_size, c.ws_max_queue) == ("none", 1 << 20, 4)
+    assert (c.ws_ping_interval, c.ws_ping_timeout, c.ws_per_message_deflate) == (0.0, 7.5, False)
     native = c.to_native()
     assert "app" not in native and native["limit_concurrency"] == 7
+    assert (native["ws"], native["ws_ping_interval"], native["ws_per_message_deflate"]) == (
+        "none", 0.0, False)
 
 
 def test_defaults_are_configs(fake_native, mod_dir, monkeypatch):
@@ -101,7 +107,9 @@ def test_defaults_are_configs(fake_native, mod_dir, monkeypatch):
     got = fake_native[0]
     want = Config()
     for field in ("host", "port", "backlog", "timeout_keep_alive", "max_body_size", "lifespan",
-                  "loop", "log_level", "access_log", "probes", "forwarded_allow_ips", "headers"):
+                  "loop", "log_level", "access_log", "probes", "forwarded_allow_ips", "headers",
+                  "ws", "ws_max_size", "ws_max_queue", "ws_ping_interval", "ws_ping_timeout",
+                  "ws_per_message_deflate"):
         assert getattr(got, field) == getattr(want, field), field
 
 
@@ -330,6 +338,18 @@ def test_loader_rejects_async_factory():
 
     with pytest.raises(loader.AppLoadError, match="async factory"):
         loader.load_app(make, factory=True)
+
+
+def test_ws_defaults_are_uvicorns_and_aliases_mean_auto():
+    c = Config()
+    assert (c.ws, c.ws_max_size, c.ws_max_queue) == ("auto", 16 * 1024 * 1024, 32)
+    assert (c.ws_ping_interval, c.ws_ping_timeout, c.ws_per_message_deflate) == (20.0, 20.0, True)
+    for alias in ("websockets", "wsproto"):
+        assert Config(ws=alias).to_native()["ws"] == "auto"
+    native = Config(ws_ping_interval=None, ws_ping_timeout=None).to_native()
+    assert (native["ws_ping_interval"], native["ws_ping_timeout"]) == (0.0, 0.0)
+    for text, want in (("true", True), ("False", False), ("1", True), ("off", False)):
+        assert cli._bool(text) is want
 
 
 def test_sizes():

@@ -158,3 +158,31 @@ def test_sent_bodies_are_released(server):
         after = _rss_kib(server.proc.pid)
     assert total == 4096 * 64 * 1024
     assert after - before < 64 * 1024, (before, after)
+
+
+def test_answers_after_a_thousand_connections_close_at_once(server):
+    """A burst of 1,000 connections answered and closed together: the server keeps answering.
+    (test_websocket.py's 1,000-connection test is what caught the loop-thread pump returning
+    while the kernel still held completions.)"""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 2200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    socks = []
+    try:
+        for _ in range(1000):
+            c = socket.create_connection((server.host, server.port), timeout=10)
+            c.sendall(b"GET /big?1 HTTP/1.1\r\nhost: x\r\n\r\n")
+            socks.append(c)
+        for c in socks:
+            got = b""
+            while not got.endswith(b"0\r\n\r\n"):
+                piece = c.recv(1 << 20)
+                assert piece, "closed early"
+                got += piece
+    finally:
+        for c in socks:
+            c.close()
+    for _ in range(3):
+        r = httpx.post(server.url + "/echo", content=b"still here", timeout=5)
+        assert r.status_code == 200 and r.content == b"still here"

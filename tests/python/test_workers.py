@@ -134,7 +134,9 @@ def test_worker_argv_round_trips_every_option():
                     lifespan="on", loop="asyncio", log_level="debug", log_config="l.json",
                     access_log=False, factory=True, app_dir="/tmp/apps", env_file="e.env",
                     probes=False, probe_path_alive="/a", probe_path_ready="/r", workers=3,
-                    limit_max_requests=15, limit_max_requests_jitter=16)
+                    limit_max_requests=15, limit_max_requests_jitter=16, ws="none",
+                    ws_max_size=17, ws_max_queue=18, ws_ping_interval=19.5, ws_ping_timeout=0.0,
+                    ws_per_message_deflate=False)
     argv = worker_argv(config, 42)
     back = config_from_args(build_parser().parse_args(argv))
     expected = Config(**{**vars(config), "host": Config.host, "port": Config.port,
@@ -145,6 +147,10 @@ def test_worker_argv_round_trips_every_option():
     back = config_from_args(build_parser().parse_args(plain))
     assert back == Config(app="m:app", fd=3, workers=1)
     assert not any(a.startswith("--log-level") for a in plain)
+    # None turns WebSocket pings off; the command line spells that 0.
+    off = worker_argv(Config(app="m:app", ws_ping_interval=None, ws_ping_timeout=None), 3)
+    back = config_from_args(build_parser().parse_args(off))
+    assert (back.ws_ping_interval, back.ws_ping_timeout) == (0.0, 0.0)
 
 
 # ------------------------------------------------------------------ with the native extension

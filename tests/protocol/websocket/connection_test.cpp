@@ -254,6 +254,29 @@ TEST(WebSocketConnection, PendingOutputIsConsumedPartially) {
   EXPECT_EQ(conn.pending_output_bytes(), 2u);
 }
 
+// An I/O layer writes pending_output() views while it may queue more (io_uring keeps a send in
+// flight while a pong or a keepalive ping is queued): queuing must not move queued bytes.
+TEST(WebSocketConnection, PendingViewsSurviveQueuingMoreOutput) {
+  Options o;
+  o.ping_interval_ms = 10;
+  Connection conn(o, 0);
+  ASSERT_TRUE(conn.send_text("x"));  // short: its bytes live inside the string object (SSO)
+  ASSERT_TRUE(conn.send_binary(std::string(100000, 'b')));
+  std::array<std::string_view, 4> before;
+  ASSERT_EQ(conn.pending_output(before), 2u);
+  const std::string first(before[0]);
+  const std::string second(before[1]);
+  for (std::size_t i = 0; i < 100; ++i) ASSERT_TRUE(conn.send_text(std::string(i, 'm')));
+  feed(conn, ping("p"));      // queues a pong
+  conn.on_timer(10);          // queues a keepalive ping
+  std::array<std::string_view, 4> after;
+  ASSERT_EQ(conn.pending_output(after), 4u);
+  EXPECT_EQ(after[0].data(), before[0].data());
+  EXPECT_EQ(after[1].data(), before[1].data());
+  EXPECT_EQ(before[0], first);
+  EXPECT_EQ(before[1], second);
+}
+
 TEST(WebSocketConnection, KeepalivePingIsSentWhenDueAndPongClearsIt) {
   Options o;
   o.ping_interval_ms = 1000;
