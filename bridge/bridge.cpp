@@ -5,38 +5,19 @@
 #include <variant>
 
 #include "bridge/awaitable.hpp"
+#include "bridge/capi.hpp"
 #include "bridge/names.hpp"
 #include "bridge/websocket.hpp"
 
 namespace lancet::bridge {
 namespace {
 
-py::object steal(PyObject* o) {
-  if (o == nullptr) throw py::error_already_set();
-  return py::reinterpret_steal<py::object>(o);
-}
-
-py::object call1(PyObject* f, PyObject* arg) { return steal(PyObject_CallOneArg(f, arg)); }
-
-py::object bytes_of(std::string_view s) {
-  return steal(PyBytes_FromStringAndSize(s.data(), static_cast<Py_ssize_t>(s.size())));
-}
-
-void set_item(PyObject* dict, PyObject* key, PyObject* value_stolen) {
-  if (value_stolen == nullptr) throw py::error_already_set();
-  const int rc = PyDict_SetItem(dict, key, value_stolen);
-  Py_DECREF(value_stolen);
-  if (rc != 0) throw py::error_already_set();
-}
-
-[[noreturn]] void raise_cycle_error(const Error& error) {
-  if (asgi::is_disconnect_error(error)) {
-    PyErr_SetString(names().client_disconnected, error.detail);
-  } else {
-    PyErr_SetString(PyExc_RuntimeError, error.detail);
-  }
-  throw py::error_already_set();
-}
+using capi::call1;
+using capi::guarded;
+using capi::owned;
+using capi::raise_cycle_error;
+using capi::set_item;
+using capi::steal;
 
 /// Lends a bytes object to the backend: released (with the GIL, which a caller-driven backend
 /// already holds when it writes) once its bytes are written or dropped.
@@ -51,32 +32,10 @@ struct ReleaseBytes {
 /// Below this a copy costs less than the shared hold (allocation, GIL check on release).
 constexpr std::size_t kLendMinBytes = 4096;
 
-std::vector<backend::Header> owned(std::span<const http1::Header> headers) {
-  std::vector<backend::Header> out;
-  out.reserve(headers.size());
-  for (const http1::Header& h : headers) out.push_back({std::string(h.name), std::string(h.value)});
-  return out;
-}
-
 // The app's receive/send and the task's done callback, as plain C functions bound (as
 // `self`) to the pybind11 Exchange object: calling them skips pybind11's dispatcher (argument
 // loaders, type-map lookups), which showed in the hello profile.
-Exchange* exchange_of(PyObject* self) {
-  auto* inst = reinterpret_cast<py::detail::instance*>(self);
-  return static_cast<Exchange*>(inst->get_value_and_holder().value_ptr());
-}
-
-template <class F>
-PyObject* guarded(F&& f) noexcept {
-  try {
-    return f();
-  } catch (py::error_already_set& e) {
-    e.restore();
-  } catch (const std::exception& e) {
-    PyErr_SetString(PyExc_RuntimeError, e.what());
-  }
-  return nullptr;
-}
+Exchange* exchange_of(PyObject* self) { return &capi::bound<Exchange>(self); }
 
 PyObject* c_receive(PyObject* self, PyObject* /*unused*/) {
   return guarded([&] { return exchange_of(self)->receive().release().ptr(); });
@@ -98,8 +57,7 @@ PyMethodDef g_done_def = {"on_app_done", c_done, METH_O, "The app task's done ca
 
 PyObject* c_release(PyObject* self, PyObject* /*unused*/) {
   return guarded([&] {
-    auto* inst = reinterpret_cast<py::detail::instance*>(self);
-    static_cast<Bridge*>(inst->get_value_and_holder().value_ptr())->release_wakeups();
+    capi::bound<Bridge>(self).release_wakeups();
     Py_RETURN_NONE;
   });
 }
@@ -108,8 +66,7 @@ PyMethodDef g_release_def = {"release_wakeups", c_release, METH_NOARGS,
 
 PyObject* c_flush(PyObject* self, PyObject* /*unused*/) {
   return guarded([&] {
-    auto* inst = reinterpret_cast<py::detail::instance*>(self);
-    static_cast<Bridge*>(inst->get_value_and_holder().value_ptr())->flush();
+    capi::bound<Bridge>(self).flush();
     Py_RETURN_NONE;
   });
 }

@@ -8,62 +8,23 @@
 
 #include "bridge/awaitable.hpp"
 #include "bridge/bridge.hpp"
+#include "bridge/capi.hpp"
 #include "bridge/convert.hpp"
 #include "bridge/names.hpp"
 
 namespace lancet::bridge {
 namespace {
 
-py::object steal(PyObject* o) {
-  if (o == nullptr) throw py::error_already_set();
-  return py::reinterpret_steal<py::object>(o);
-}
-
-void set_item(PyObject* dict, PyObject* key, PyObject* value_stolen) {
-  if (value_stolen == nullptr) throw py::error_already_set();
-  const int rc = PyDict_SetItem(dict, key, value_stolen);
-  Py_DECREF(value_stolen);
-  if (rc != 0) throw py::error_already_set();
-}
-
-void set_borrowed(PyObject* dict, PyObject* key, PyObject* value) {
-  if (PyDict_SetItem(dict, key, value) != 0) throw py::error_already_set();
-}
-
-[[noreturn]] void raise_cycle_error(const Error& error) {
-  if (asgi::is_disconnect_error(error)) {
-    PyErr_SetString(names().client_disconnected, error.detail);
-  } else {
-    PyErr_SetString(PyExc_RuntimeError, error.detail);
-  }
-  throw py::error_already_set();
-}
-
-std::vector<backend::Header> owned(std::span<const http1::Header> headers) {
-  std::vector<backend::Header> out;
-  out.reserve(headers.size());
-  for (const http1::Header& h : headers) out.push_back({std::string(h.name), std::string(h.value)});
-  return out;
-}
+using capi::guarded;
+using capi::owned;
+using capi::raise_cycle_error;
+using capi::set_borrowed;
+using capi::set_item;
+using capi::steal;
 
 // receive/send/done as plain C functions bound to the pybind11 WebSocketExchange object, as
 // bridge.cpp does for HTTP (no pybind11 dispatch per call).
-WebSocketExchange* exchange_of(PyObject* self) {
-  auto* inst = reinterpret_cast<py::detail::instance*>(self);
-  return static_cast<WebSocketExchange*>(inst->get_value_and_holder().value_ptr());
-}
-
-template <class F>
-PyObject* guarded(F&& f) noexcept {
-  try {
-    return f();
-  } catch (py::error_already_set& e) {
-    e.restore();
-  } catch (const std::exception& e) {
-    PyErr_SetString(PyExc_RuntimeError, e.what());
-  }
-  return nullptr;
-}
+WebSocketExchange* exchange_of(PyObject* self) { return &capi::bound<WebSocketExchange>(self); }
 
 PyObject* c_receive(PyObject* self, PyObject* /*unused*/) {
   return guarded([&] { return exchange_of(self)->receive().release().ptr(); });

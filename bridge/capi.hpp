@@ -1,0 +1,85 @@
+// Small CPython C-API helpers shared by the bridge's HTTP and WebSocket exchanges: owning
+// references, errors into Python exceptions, and the C entry points bound to a pybind11 object.
+//
+// Layer: bridge/. Called with the GIL held.
+#pragma once
+
+#include <Python.h>
+#include <pybind11/pybind11.h>
+
+#include <exception>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "backends/port.hpp"
+#include "bridge/names.hpp"
+#include "protocol/asgi/http_cycle.hpp"
+#include "protocol/core/error.hpp"
+#include "protocol/http1/connection.hpp"
+
+namespace lancet::bridge::capi {
+
+namespace py = pybind11;
+
+/// Owns a new reference; a null one means a Python error is set, which is thrown.
+inline py::object steal(PyObject* o) {
+  if (o == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(o);
+}
+
+inline py::object call1(PyObject* f, PyObject* arg) { return steal(PyObject_CallOneArg(f, arg)); }
+
+/// dict[key] = value, taking the reference to `value_stolen` (null: the error is thrown).
+inline void set_item(PyObject* dict, PyObject* key, PyObject* value_stolen) {
+  if (value_stolen == nullptr) throw py::error_already_set();
+  const int rc = PyDict_SetItem(dict, key, value_stolen);
+  Py_DECREF(value_stolen);
+  if (rc != 0) throw py::error_already_set();
+}
+
+inline void set_borrowed(PyObject* dict, PyObject* key, PyObject* value) {
+  if (PyDict_SetItem(dict, key, value) != 0) throw py::error_already_set();
+}
+
+/// A cycle's refusal as the app sees it: ClientDisconnected when the client is gone, else
+/// RuntimeError with the cycle's message (what was expected, what came).
+[[noreturn]] inline void raise_cycle_error(const Error& error) {
+  if (asgi::is_disconnect_error(error)) {
+    PyErr_SetString(names().client_disconnected, error.detail);
+  } else {
+    PyErr_SetString(PyExc_RuntimeError, error.detail);
+  }
+  throw py::error_already_set();
+}
+
+/// Header views copied into the port's owned headers.
+inline std::vector<backend::Header> owned(std::span<const http1::Header> headers) {
+  std::vector<backend::Header> out;
+  out.reserve(headers.size());
+  for (const http1::Header& h : headers) out.push_back({std::string(h.name), std::string(h.value)});
+  return out;
+}
+
+/// The C++ object inside a pybind11 instance: what receive/send/done are bound to (as `self`),
+/// so that calling them skips pybind11's dispatcher.
+template <class T>
+T& bound(PyObject* self) {
+  auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  return *static_cast<T*>(inst->get_value_and_holder().value_ptr());
+}
+
+/// Runs a C entry point's body: C++ exceptions become the Python exception set, and null.
+template <class F>
+PyObject* guarded(F&& f) noexcept {
+  try {
+    return f();
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+  return nullptr;
+}
+
+}  // namespace lancet::bridge::capi
