@@ -16,6 +16,7 @@ using capi::call1;
 using capi::guarded;
 using capi::owned;
 using capi::raise_cycle_error;
+using capi::resolve;
 using capi::set_item;
 using capi::steal;
 
@@ -136,15 +137,6 @@ py::object Exchange::receive() {
   return receive_waiter_;
 }
 
-void Exchange::resolve(py::object& waiter, PyObject* value) {
-  if (!waiter) return;
-  py::object w = std::move(waiter);
-  waiter = py::object();
-  py::object done = steal(PyObject_CallMethodNoArgs(w.ptr(), names().done));
-  if (done.ptr() == Py_True) return;  // cancelled by the app's task
-  steal(PyObject_CallMethodOneArg(w.ptr(), names().set_result, value));
-}
-
 void Exchange::after_progress() {
   // Give a waiting receive() what is now available (body, or disconnect once done/gone).
   if (receive_waiter_) {
@@ -250,14 +242,8 @@ void Exchange::finish(bool raised, PyObject* exc) {
 }
 
 void Exchange::on_app_done(py::handle task) {
-  const Names& n = names();
-  py::object cancelled = steal(PyObject_CallMethodNoArgs(task.ptr(), n.cancelled));
-  if (cancelled.ptr() == Py_True) {
-    finish(true, nullptr);
-    return;
-  }
-  py::object exc = steal(PyObject_CallMethodNoArgs(task.ptr(), n.exception));
-  finish(!exc.is_none(), exc.is_none() ? nullptr : exc.ptr());
+  const capi::TaskEnd end = capi::task_end(task);
+  finish(end.raised, end.exception.is_none() ? nullptr : end.exception.ptr());
 }
 
 void Exchange::on_app_failed(py::handle exc) { finish(true, exc.ptr()); }

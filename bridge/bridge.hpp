@@ -68,7 +68,6 @@ class Exchange {
   void after_progress();
   void finish(bool raised, PyObject* exc);
   PyObject* receive_event(asgi::ReceiveEvent&& event);  // new reference
-  void resolve(py::object& waiter, PyObject* value);     // steals nothing
 
   Bridge* bridge_;
   py::object bridge_ref_;  // keeps the Bridge alive while the app holds send/receive

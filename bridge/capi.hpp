@@ -10,6 +10,7 @@
 #include <exception>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backends/port.hpp"
@@ -80,6 +81,32 @@ PyObject* guarded(F&& f) noexcept {
     PyErr_SetString(PyExc_RuntimeError, e.what());
   }
   return nullptr;
+}
+
+/// Completes a waiting future with `value` (borrowed) and forgets it; a future the app's task
+/// already cancelled is left alone.
+inline void resolve(py::object& waiter, PyObject* value) {
+  if (!waiter) return;
+  py::object w = std::move(waiter);
+  waiter = py::object();
+  py::object done = steal(PyObject_CallMethodNoArgs(w.ptr(), names().done));
+  if (done.ptr() == Py_True) return;  // cancelled by the app's task
+  steal(PyObject_CallMethodOneArg(w.ptr(), names().set_result, value));
+}
+
+/// How an app task ended: raised (a cancelled task counts as raised, with no exception) and
+/// the exception, or None.
+struct TaskEnd {
+  bool raised = false;
+  py::object exception;  ///< None unless the task raised
+};
+inline TaskEnd task_end(py::handle task) {
+  const Names& n = names();
+  py::object cancelled = steal(PyObject_CallMethodNoArgs(task.ptr(), n.cancelled));
+  if (cancelled.ptr() == Py_True) return {true, py::none()};
+  py::object exc = steal(PyObject_CallMethodNoArgs(task.ptr(), n.exception));
+  const bool raised = !exc.is_none();
+  return {raised, std::move(exc)};
 }
 
 }  // namespace lancet::bridge::capi

@@ -18,6 +18,7 @@ namespace {
 using capi::guarded;
 using capi::owned;
 using capi::raise_cycle_error;
+using capi::resolve;
 using capi::set_borrowed;
 using capi::set_item;
 using capi::steal;
@@ -114,15 +115,6 @@ void WebSocketExchange::report_consumed(bool all) {
   }
 }
 
-void WebSocketExchange::resolve(py::object& waiter, PyObject* value) {
-  if (!waiter) return;
-  py::object w = std::move(waiter);
-  waiter = py::object();
-  py::object done = steal(PyObject_CallMethodNoArgs(w.ptr(), names().done));
-  if (done.ptr() == Py_True) return;  // cancelled by the app's task
-  steal(PyObject_CallMethodOneArg(w.ptr(), names().set_result, value));
-}
-
 void WebSocketExchange::after_progress() {
   if (!receive_waiter_) return;
   std::optional<asgi::WebSocketReceiveEvent> event = cycle_.next_receive();
@@ -213,14 +205,8 @@ void WebSocketExchange::finish(bool raised, PyObject* exc) {
 }
 
 void WebSocketExchange::on_app_done(py::handle task) {
-  const Names& n = names();
-  py::object cancelled = steal(PyObject_CallMethodNoArgs(task.ptr(), n.cancelled));
-  if (cancelled.ptr() == Py_True) {
-    finish(true, nullptr);
-    return;
-  }
-  py::object exc = steal(PyObject_CallMethodNoArgs(task.ptr(), n.exception));
-  finish(!exc.is_none(), exc.is_none() ? nullptr : exc.ptr());
+  const capi::TaskEnd end = capi::task_end(task);
+  finish(end.raised, end.exception.is_none() ? nullptr : end.exception.ptr());
 }
 
 void WebSocketExchange::on_app_failed(py::handle exc) { finish(true, exc.ptr()); }

@@ -70,7 +70,6 @@ class WebSocketExchange {
   void after_progress();
   void finish(bool raised, PyObject* exc);
   PyObject* receive_event(asgi::WebSocketReceiveEvent&& event);  // new reference
-  void resolve(py::object& waiter, PyObject* value);
   void log_answer(const char* what);
 
   WebSocketExchanges* owner_;
