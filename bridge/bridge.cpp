@@ -33,28 +33,11 @@ struct ReleaseBytes {
 /// Below this a copy costs less than the shared hold (allocation, GIL check on release).
 constexpr std::size_t kLendMinBytes = 4096;
 
-// The app's receive/send and the task's done callback, as plain C functions bound (as
-// `self`) to the pybind11 Exchange object: calling them skips pybind11's dispatcher (argument
-// loaders, type-map lookups), which showed in the hello profile.
-Exchange* exchange_of(PyObject* self) { return &capi::bound<Exchange>(self); }
-
-PyObject* c_receive(PyObject* self, PyObject* /*unused*/) {
-  return guarded([&] { return exchange_of(self)->receive().release().ptr(); });
-}
-PyObject* c_send(PyObject* self, PyObject* message) {
-  return guarded([&] { return exchange_of(self)->send(message).release().ptr(); });
-}
-PyObject* c_done(PyObject* self, PyObject* task) {
-  return guarded([&] {
-    exchange_of(self)->on_app_done(task);
-    Py_RETURN_NONE;
-  });
-}
-
-PyMethodDef g_receive_def = {"receive", c_receive, METH_NOARGS,
+using Calls = capi::AppCalls<Exchange>;
+PyMethodDef g_receive_def = {"receive", Calls::receive, METH_NOARGS,
                              "The next http.request / http.disconnect event (awaitable)."};
-PyMethodDef g_send_def = {"send", c_send, METH_O, "Sends an ASGI event (awaitable)."};
-PyMethodDef g_done_def = {"on_app_done", c_done, METH_O, "The app task's done callback."};
+PyMethodDef g_send_def = {"send", Calls::send, METH_O, "Sends an ASGI event (awaitable)."};
+PyMethodDef g_done_def = {"on_app_done", Calls::done, METH_O, "The app task's done callback."};
 
 PyObject* c_release(PyObject* self, PyObject* /*unused*/) {
   return guarded([&] {
@@ -208,15 +191,7 @@ py::object Exchange::send(py::handle message) {
                                                 : nullptr;  // borrowed; bytes are immutable
   submit(*actions, body);
   after_progress();
-  if (!cycle_.is_done() && flow_ && flow_->unsent_bytes.load() > backend::kSendHighWater &&
-      bridge_->caller_driven()) {
-    bridge_->pump_now();  // as a transport write: the socket usually takes it all at once
-  }
-  if (!cycle_.is_done() && flow_ && flow_->unsent_bytes.load() > backend::kSendHighWater) {
-    if (!drain_waiter_) drain_waiter_ = bridge_->create_future();
-    return drain_waiter_;
-  }
-  return steal(ready_none());
+  return bridge_->send_result(flow_.get(), cycle_.is_done(), drain_waiter_);
 }
 
 void Exchange::finish(bool raised, PyObject* exc) {
@@ -547,10 +522,18 @@ void Bridge::flush() {
   on_wakeup();
 }
 
-void Bridge::pump_now() {
-  if (!server_ || !caller_driven_) return;
-  server_->pump();
-  schedule_flush();  // what pump() posted is handled there, not inside the app's send()
+py::object Bridge::send_result(const backend::ExchangeFlow* flow, bool done,
+                               py::object& drain_waiter) {
+  const auto over = [&] {
+    return !done && flow != nullptr && flow->unsent_bytes.load() > backend::kSendHighWater;
+  };
+  if (over() && caller_driven_ && server_) {
+    server_->pump();
+    schedule_flush();  // what pump() posted is handled there, not inside the app's send()
+  }
+  if (!over()) return steal(ready_none());
+  if (!drain_waiter) drain_waiter = create_future();
+  return drain_waiter;
 }
 
 void Bridge::on_wakeup() {

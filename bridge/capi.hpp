@@ -83,6 +83,24 @@ PyObject* guarded(F&& f) noexcept {
   return nullptr;
 }
 
+/// The app's receive/send and its task's done callback as plain C functions bound (as `self`)
+/// to a pybind11 exchange object T (HTTP or WebSocket): no pybind11 dispatch per call.
+template <class T>
+struct AppCalls {
+  static PyObject* receive(PyObject* self, PyObject* /*unused*/) {
+    return guarded([&] { return bound<T>(self).receive().release().ptr(); });
+  }
+  static PyObject* send(PyObject* self, PyObject* message) {
+    return guarded([&] { return bound<T>(self).send(message).release().ptr(); });
+  }
+  static PyObject* done(PyObject* self, PyObject* task) {
+    return guarded([&] {
+      bound<T>(self).on_app_done(task);
+      Py_RETURN_NONE;
+    });
+  }
+};
+
 /// Completes a waiting future with `value` (borrowed) and forgets it; a future the app's task
 /// already cancelled is left alone.
 inline void resolve(py::object& waiter, PyObject* value) {

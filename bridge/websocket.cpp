@@ -15,7 +15,6 @@
 namespace lancet::bridge {
 namespace {
 
-using capi::guarded;
 using capi::owned;
 using capi::raise_cycle_error;
 using capi::resolve;
@@ -23,27 +22,12 @@ using capi::set_borrowed;
 using capi::set_item;
 using capi::steal;
 
-// receive/send/done as plain C functions bound to the pybind11 WebSocketExchange object, as
-// bridge.cpp does for HTTP (no pybind11 dispatch per call).
-WebSocketExchange* exchange_of(PyObject* self) { return &capi::bound<WebSocketExchange>(self); }
-
-PyObject* c_receive(PyObject* self, PyObject* /*unused*/) {
-  return guarded([&] { return exchange_of(self)->receive().release().ptr(); });
-}
-PyObject* c_send(PyObject* self, PyObject* message) {
-  return guarded([&] { return exchange_of(self)->send(message).release().ptr(); });
-}
-PyObject* c_done(PyObject* self, PyObject* task) {
-  return guarded([&] {
-    exchange_of(self)->on_app_done(task);
-    Py_RETURN_NONE;
-  });
-}
-
-PyMethodDef g_receive_def = {"receive", c_receive, METH_NOARGS,
+using Calls = capi::AppCalls<WebSocketExchange>;
+PyMethodDef g_receive_def = {"receive", Calls::receive, METH_NOARGS,
                              "The next websocket.connect / .receive / .disconnect (awaitable)."};
-PyMethodDef g_send_def = {"send", c_send, METH_O, "Sends an ASGI websocket event (awaitable)."};
-PyMethodDef g_done_def = {"on_app_done", c_done, METH_O, "The app task's done callback."};
+PyMethodDef g_send_def = {"send", Calls::send, METH_O,
+                          "Sends an ASGI websocket event (awaitable)."};
+PyMethodDef g_done_def = {"on_app_done", Calls::done, METH_O, "The app task's done callback."};
 
 }  // namespace
 
@@ -177,15 +161,7 @@ py::object WebSocketExchange::send(py::handle message) {
   if (!actions) raise_cycle_error(actions.error());
   submit(*actions);
   after_progress();  // after the app's close, a waiting receive() gets its disconnect
-  if (!cycle_.is_done() && flow_ && flow_->unsent_bytes.load() > backend::kSendHighWater &&
-      owner_->bridge().caller_driven()) {
-    owner_->bridge().pump_now();  // as a transport write: the socket usually takes it all
-  }
-  if (!cycle_.is_done() && flow_ && flow_->unsent_bytes.load() > backend::kSendHighWater) {
-    if (!drain_waiter_) drain_waiter_ = owner_->bridge().create_future();
-    return drain_waiter_;
-  }
-  return steal(ready_none());
+  return owner_->bridge().send_result(flow_.get(), cycle_.is_done(), drain_waiter_);
 }
 
 void WebSocketExchange::finish(bool raised, PyObject* exc) {
