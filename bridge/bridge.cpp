@@ -1,6 +1,7 @@
 // See bridge.hpp.
 #include "bridge/bridge.hpp"
 
+#include <cstring>
 #include <type_traits>
 #include <variant>
 
@@ -78,21 +79,28 @@ Exchange::Exchange(Bridge& bridge, backend::RequestStarted& started)
   }
 }
 
-PyObject* Exchange::receive_event(asgi::ReceiveEvent&& event) {
+PyObject* Exchange::receive_event(asgi::ReceiveParts&& event) {
   const Names& n = names();
   PyObject* d = PyDict_New();
   if (d == nullptr) throw py::error_already_set();
   py::object guard = py::reinterpret_steal<py::object>(d);
-  if (auto* req = std::get_if<asgi::HttpRequest>(&event)) {
+  if (auto* req = std::get_if<asgi::RequestParts>(&event)) {
     if (PyDict_SetItem(d, n.type, n.http_request) != 0) throw py::error_already_set();
-    set_item(d, n.body,
-             PyBytes_FromStringAndSize(req->body.data(), static_cast<Py_ssize_t>(req->body.size())));
+    // The pieces are copied once, straight into the bytes object the app gets.
+    PyObject* body = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(req->bytes));
+    if (body == nullptr) throw py::error_already_set();
+    char* out = PyBytes_AS_STRING(body);
+    for (const std::string& piece : req->pieces) {
+      std::memcpy(out, piece.data(), piece.size());
+      out += piece.size();
+    }
+    set_item(d, n.body, body);
     if (PyDict_SetItem(d, n.more_body, req->more_body ? Py_True : Py_False) != 0) {
       throw py::error_already_set();
     }
-    if (!req->body.empty() || (expects_continue_ && !consumed_reported_)) {
+    if (req->bytes != 0 || (expects_continue_ && !consumed_reported_)) {
       consumed_reported_ = true;
-      bridge_->port().body_consumed(id_, req->body.size());
+      bridge_->port().body_consumed(id_, req->bytes);
       bridge_->port_used();
     }
   } else {
@@ -102,7 +110,7 @@ PyObject* Exchange::receive_event(asgi::ReceiveEvent&& event) {
 }
 
 py::object Exchange::receive() {
-  std::optional<asgi::ReceiveEvent> event = cycle_.next_receive();
+  std::optional<asgi::ReceiveParts> event = cycle_.next_receive_parts();
   if (event) {
     py::object value = steal(receive_event(std::move(*event)));
     return steal(make_ready(value.ptr()));
@@ -123,7 +131,7 @@ py::object Exchange::receive() {
 void Exchange::after_progress() {
   // Give a waiting receive() what is now available (body, or disconnect once done/gone).
   if (receive_waiter_) {
-    std::optional<asgi::ReceiveEvent> event = cycle_.next_receive();
+    std::optional<asgi::ReceiveParts> event = cycle_.next_receive_parts();
     if (event) {
       py::object value = steal(receive_event(std::move(*event)));
       resolve(receive_waiter_, value.ptr());
@@ -210,7 +218,7 @@ void Exchange::finish(bool raised, PyObject* exc) {
   py::object none = py::none();
   resolve(drain_waiter_, none.ptr());
   if (receive_waiter_) {
-    py::object value = steal(receive_event(asgi::ReceiveEvent{asgi::HttpDisconnect{}}));
+    py::object value = steal(receive_event(asgi::ReceiveParts{asgi::HttpDisconnect{}}));
     resolve(receive_waiter_, value.ptr());
   }
   py::object keep = bridge_->forget(id_);  // released at the end of this scope

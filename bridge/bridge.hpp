@@ -67,7 +67,7 @@ class Exchange {
   void submit(const asgi::Actions& actions, PyObject* body = nullptr);
   void after_progress();
   void finish(bool raised, PyObject* exc);
-  PyObject* receive_event(asgi::ReceiveEvent&& event);  // new reference
+  PyObject* receive_event(asgi::ReceiveParts&& event);  // new reference
 
   Bridge* bridge_;
   py::object bridge_ref_;  // keeps the Bridge alive while the app holds send/receive

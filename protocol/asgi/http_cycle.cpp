@@ -270,35 +270,50 @@ Actions HttpCycle::on_app_exit(Outcome /*outcome*/) {
 // ---- receive side ----------------------------------------------------------------------------
 
 void HttpCycle::on_body(std::string_view bytes, bool more_body) {
-  if (request_complete_ || disconnected_) return;
-  if (!more_body) request_complete_ = true;
-  if (pending_) {
-    pending_->body.append(bytes);
-    pending_->more_body = more_body;
-  } else if (!bytes.empty() || !more_body) {
-    pending_ = HttpRequest{std::string(bytes), more_body};
-  }
-  pending_bytes_ += bytes.size();
+  take_body(std::string(bytes), more_body);
 }
 
 void HttpCycle::take_body(std::string&& bytes, bool more_body) {
-  if (request_complete_ || disconnected_ || pending_) {
-    on_body(std::string_view(bytes), more_body);
-    return;
-  }
+  if (request_complete_ || disconnected_) return;
   if (!more_body) request_complete_ = true;
-  if (bytes.empty() && more_body) return;
+  if (!pending_) {
+    if (bytes.empty() && more_body) return;
+    pending_.emplace();
+  }
+  pending_->more_body = more_body;
+  if (bytes.empty()) return;
   pending_bytes_ += bytes.size();
-  pending_ = HttpRequest{std::move(bytes), more_body};
+  pending_->bytes += bytes.size();
+  std::vector<std::string>& pieces = pending_->pieces;
+  if (!pieces.empty() && pieces.back().size() + bytes.size() <= kMergeBodyPieceBytes) {
+    pieces.back().append(bytes);
+  } else {
+    pieces.push_back(std::move(bytes));
+  }
+}
+
+std::optional<ReceiveParts> HttpCycle::next_receive_parts() {
+  if (disconnected_ || state_ == ResponseState::done) return ReceiveParts{HttpDisconnect{}};
+  if (!pending_) return std::nullopt;
+  ReceiveParts parts{std::move(*pending_)};
+  pending_.reset();
+  pending_bytes_ = 0;
+  return parts;
 }
 
 std::optional<ReceiveEvent> HttpCycle::next_receive() {
-  if (disconnected_ || state_ == ResponseState::done) return ReceiveEvent{HttpDisconnect{}};
-  if (!pending_) return std::nullopt;
-  ReceiveEvent event{std::move(*pending_)};
-  pending_.reset();
-  pending_bytes_ = 0;
-  return event;
+  std::optional<ReceiveParts> parts = next_receive_parts();
+  if (!parts) return std::nullopt;
+  auto* request = std::get_if<RequestParts>(&*parts);
+  if (request == nullptr) return ReceiveEvent{HttpDisconnect{}};
+  HttpRequest event{{}, request->more_body};
+  if (request->pieces.size() == 1) {
+    event.body = std::move(request->pieces.front());
+  } else {
+    event.body.reserve(request->bytes);
+    for (const std::string& piece : request->pieces) event.body.append(piece);
+  }
+  return ReceiveEvent{std::move(event)};
 }
 
 }  // namespace lancet::asgi

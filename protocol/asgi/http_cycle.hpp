@@ -14,8 +14,10 @@
 //   The start is held back until the first body (granian): when that body is also the last
 //   and the app gave neither Content-Length nor Transfer-Encoding, the cycle adds
 //   `content-length: <len>` so the response goes out in one piece instead of chunked.
-//   Receive side: body pieces queue up in order (adjacent pieces are merged); next_receive()
-//   pops them, then reports nothing available until the client disconnects or the response
+//   Receive side: body pieces queue up in order, as they came (small neighbours merged, large
+//   ones kept apart so no buffer is copied to grow); next_receive() pops them merged into one
+//   event, next_receive_parts() unmerged for a caller that copies them once into its own
+//   buffer (the bridge: straight into the app's bytes). Either then reports nothing available until the client disconnects or the response
 //   completes, after which it returns http.disconnect forever (uvicorn 0.17.6; ASGI 2.4).
 //
 // Lifetimes of the views in returned Actions:
@@ -130,6 +132,14 @@ enum class ResponseState : std::uint8_t {
   done,               ///< complete, aborted, or answered by on_app_exit()
 };
 
+/// An http.request as the body pieces it arrived in (next_receive_parts()).
+struct RequestParts {
+  std::vector<std::string> pieces;  ///< in order; their concatenation is the event's body
+  std::size_t bytes = 0;            ///< total size of the pieces
+  bool more_body = false;
+};
+using ReceiveParts = std::variant<RequestParts, HttpDisconnect>;
+
 /// Stable name for traces: "awaiting_start", ...
 std::string_view to_string(ResponseState state) noexcept;
 
@@ -173,7 +183,8 @@ class HttpCycle {
   /// A piece of request body from the connection (copied); more_body=false marks the last
   /// (possibly empty) piece. Ignored after the last piece or after a disconnect.
   void on_body(std::string_view bytes, bool more_body);
-  /// The same, taking the buffer when nothing is queued (no copy).
+  /// The same, taking the buffer (no copy, unless it is small and merged into the small piece
+  /// before it).
   void take_body(std::string&& bytes, bool more_body);
   /// The client disconnected (EOF or a socket error before the cycle finished).
   void on_disconnect() noexcept { disconnected_ = true; }
@@ -181,6 +192,9 @@ class HttpCycle {
   /// (the client is gone or the response is complete), or nullopt: nothing yet, wait for
   /// on_body() / on_disconnect() / the response to complete.
   std::optional<ReceiveEvent> next_receive();
+  /// next_receive() without merging the body: the queued pieces in order, moved out (none for
+  /// an empty body), or HttpDisconnect. Same rules, same state change.
+  std::optional<ReceiveParts> next_receive_parts();
 
   // ---- state -----------------------------------------------------------------------------------
   ResponseState state() const noexcept { return state_; }
@@ -213,11 +227,15 @@ class HttpCycle {
   detail::HeaderStore held_headers_;  // the held-back start's headers (+ content-length)
   detail::HeaderStore trailers_;      // trailers merged across more_trailers=true events
 
-  // receive side: all queued pieces merged into one event
-  std::optional<HttpRequest> pending_;
+  // receive side: the queued pieces of the next http.request
+  std::optional<RequestParts> pending_;
   std::size_t pending_bytes_ = 0;
   bool request_complete_ = false;
 };
+
+/// Pieces up to this size are merged with a small neighbour as they queue; larger ones stay
+/// apart (merging them would copy a large buffer to grow it).
+inline constexpr std::size_t kMergeBodyPieceBytes = 4096;
 
 /// The error on_app_send() returns once the client is gone: origin remote, code
 /// client_disconnected, detail "client disconnected".
