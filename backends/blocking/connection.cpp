@@ -78,6 +78,7 @@ void Connection::serve() {
       post_body();
       flush();
     } while (advance_cycle());
+    conn_.keep_input();  // before the next read reuses read_buf_
     after_websocket();
     post_outbox();
     if (closing_ == Closing::now) break;
@@ -610,7 +611,7 @@ void Connection::read_some() {
       head_started_ = true;
       head_since_ = Clock::now();
     }
-    conn_.receive_data(bytes);
+    conn_.lend_data(bytes);  // parsed in place by the next pump; kept before the next read
     return;
   }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;

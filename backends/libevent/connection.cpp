@@ -150,7 +150,10 @@ void Connection::run_protocol() {
       post_body();
       flush();
     } while (advance_cycle());
-    if (closing_ != Closing::no || !readable_ || !wants_read_now()) return;
+    if (closing_ != Closing::no || !readable_ || !wants_read_now()) {
+      conn_.keep_input();  // the read buffer is shared: the next connection's read reuses it
+      return;
+    }
     read_some();
   }
 }
@@ -535,7 +538,7 @@ void Connection::read_some() {
       head_started_ = true;
       head_since_ = Clock::now();
     }
-    conn_.receive_data(bytes);
+    conn_.lend_data(bytes);  // parsed in place by the pump that follows; kept before reuse
     return;
   }
   if (n < 0 && errno == EINTR) return;

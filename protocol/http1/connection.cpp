@@ -67,11 +67,27 @@ ServerConnection::~ServerConnection() = default;
 
 void ServerConnection::receive_data(std::string_view bytes) {
   if (bytes.empty()) return;
+  keep_input();
   if (in_pos_ > 0) {
     in_.erase(0, in_pos_);
     in_pos_ = 0;
   }
   in_.append(bytes);
+}
+
+void ServerConnection::lend_data(std::string_view bytes) {
+  if (bytes.empty()) return;
+  if (!unparsed().empty()) return receive_data(bytes);  // keep the order: append after them
+  in_.clear();
+  in_pos_ = 0;
+  lent_ = bytes;
+}
+
+void ServerConnection::keep_input() {
+  if (lent_.empty()) return;
+  in_.assign(lent_);
+  in_pos_ = 0;
+  lent_ = {};
 }
 
 void ServerConnection::receive_eof() { eof_ = true; }
@@ -97,8 +113,12 @@ Result<Event> ServerConnection::next_event() {
     in_.clear();
     in_pos_ = 0;
   }
-  const auto step = parser_->execute(std::string_view(in_).substr(in_pos_));
-  in_pos_ += step.consumed;
+  const auto step = parser_->execute(unparsed());
+  if (lent_.empty()) {
+    in_pos_ += step.consumed;
+  } else {
+    lent_.remove_prefix(step.consumed);
+  }
   switch (step.kind) {
     case RequestParser::StepKind::need_data: {
       if (!eof_) return Event{NeedData{}};
@@ -395,7 +415,7 @@ bool ServerConnection::wants_read() const noexcept {
   switch (their_state_) {
     case State::idle:
     case State::send_body: return true;
-    case State::done: return in_.size() - in_pos_ < options_.limits.max_pipelined_bytes;
+    case State::done: return unparsed().size() < options_.limits.max_pipelined_bytes;
     default: return false;
   }
 }
@@ -405,8 +425,6 @@ bool ServerConnection::should_close() const noexcept {
          their_state_ == State::closed || (has_error_ && our_state_ != State::send_body);
 }
 
-std::string_view ServerConnection::trailing_data() const noexcept {
-  return std::string_view(in_).substr(in_pos_);
-}
+std::string_view ServerConnection::trailing_data() const noexcept { return unparsed(); }
 
 }  // namespace lancet::http1

@@ -4,8 +4,9 @@
 // in, bytes out. Not thread-safe: one connection, one thread at a time.
 //
 // Theory of operation
-//   Input: receive_data() appends to the connection's buffer; next_event() runs llhttp over
-//   it and returns one event at a time: RequestHead, then Data* and EndOfMessage, then Paused
+//   Input: receive_data() appends to the connection's buffer; lend_data() lets next_event()
+//   parse the caller's bytes in place (no copy) until keep_input() copies what is left of them
+//   (a partial head, pipelined bytes). next_event() runs llhttp over the input and returns one event at a time: RequestHead, then Data* and EndOfMessage, then Paused
 //   until start_next_cycle(). Pipelined bytes stay buffered and unparsed while Paused, so one
 //   request is in flight at a time. NeedData means "feed me"; ConnectionClosed means the peer
 //   closed cleanly between requests. Errors are sticky: after a remote error every
@@ -50,6 +51,14 @@ class ServerConnection {
   // ---- input -------------------------------------------------------------------------------
   /// Appends bytes received from the peer. Never fails; parsing happens in next_event().
   void receive_data(std::string_view bytes);
+  /// Lends bytes received from the peer: next_event() parses them where they are, and Data
+  /// events view them. They must stay valid and unchanged until keep_input() or the next
+  /// receive_data() / lend_data(). (When earlier bytes are still unparsed, they are copied as
+  /// receive_data() would.)
+  void lend_data(std::string_view bytes);
+  /// Copies the unparsed rest of lent bytes into the connection's own buffer: call before the
+  /// lent memory is reused or freed. Cheap when everything was parsed.
+  void keep_input();
   /// The peer closed its sending side.
   void receive_eof();
   /// The next event. Errors (remote, sticky): every http1 Errc of the remote section.
@@ -138,6 +147,10 @@ class ServerConnection {
   std::string date_;
   std::string in_;            // received bytes; [in_pos_, end) not yet parsed
   std::size_t in_pos_ = 0;
+  std::string_view lent_;     // lend_data()'s bytes not yet parsed; in_ has none then
+  std::string_view unparsed() const noexcept {
+    return lent_.empty() ? std::string_view(in_).substr(in_pos_) : lent_;
+  }
 
   State our_state_ = State::idle;
   State their_state_ = State::idle;

@@ -76,6 +76,8 @@ class Tracer {
   }
 
   void feed(std::string_view bytes) { conn_.receive_data(bytes); }
+  void lend(std::string_view bytes) { conn_.lend_data(bytes); }
+  void keep() { conn_.keep_input(); }
   void eof() { conn_.receive_eof(); }
   std::string take() { return std::move(out_); }
 
@@ -114,12 +116,23 @@ class Tracer {
 
 }  // namespace
 
-std::string trace_request_stream(const Options& options, std::span<const std::string_view> pieces) {
+std::string trace_request_stream(const Options& options, std::span<const std::string_view> pieces,
+                                 Feed feed) {
   Tracer t(options);
   bool going = true;
+  std::string lent;  // the one receive buffer a lent feed reuses
   for (std::string_view piece : pieces) {
-    t.feed(piece);
+    if (feed == Feed::lent) {
+      lent.assign(piece);
+      t.lend(lent);
+    } else {
+      t.feed(piece);
+    }
     going = t.pump();
+    if (feed == Feed::lent) {
+      t.keep();
+      lent.assign(lent.size(), '\x7f');  // reused: a view left into it would read garbage
+    }
     if (!going) break;
   }
   if (going) {

@@ -18,8 +18,14 @@
 
 namespace lancet::http1 {
 
+/// How a trace feeds its pieces: copied (receive_data), or lent (lend_data from one reused
+/// buffer, keep_input() after each piece's events, then the buffer overwritten), as a backend
+/// lends its receive buffer.
+enum class Feed { copied, lent };
+
 /// Traces `pieces` fed one after the other (then EOF). Returns JSON lines, each ending in '\n'.
-std::string trace_request_stream(const Options& options, std::span<const std::string_view> pieces);
+std::string trace_request_stream(const Options& options, std::span<const std::string_view> pieces,
+                                 Feed feed = Feed::copied);
 
 /// Same, with the whole stream in one piece.
 std::string trace_request_stream(const Options& options, std::string_view bytes);

@@ -117,6 +117,20 @@ RC_GTEST_PROP(Http1Properties, AnySplitOfValidRequestsGivesTheSameTrace,
   RC_ASSERT(trace_request_stream(trace_options(), pieces) == whole);
 }
 
+// 1a. Lending the bytes (parsed in place, the rest kept before the buffer is reused) gives the
+// same events as copying them, for any split.
+RC_GTEST_PROP(Http1Properties, LentInputGivesTheSameTraceAsCopiedInput,
+              (const std::vector<std::size_t>& cuts)) {
+  const auto requests = *rc::gen::resize(
+      20, rc::gen::nonEmpty(rc::gen::container<std::vector<ClientRequest>>(gen_request())));
+  std::string stream;
+  for (const auto& r : requests) stream += serialise(r);
+  if (*rc::gen::arbitrary<bool>()) stream += "GET /bad HTTP/1.1\r\nX: \x01\r\n\r\n";
+  const auto pieces = split_at(stream, cuts);
+  RC_ASSERT(trace_request_stream(trace_options(), pieces, Feed::lent) ==
+            trace_request_stream(trace_options(), pieces, Feed::copied));
+}
+
 // 1b. Split invariance holds for rejected input too: the same error, however it arrives.
 RC_GTEST_PROP(Http1Properties, AnySplitOfInvalidInputGivesTheSameError,
               (const std::vector<std::size_t>& cuts)) {
