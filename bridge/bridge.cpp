@@ -42,7 +42,7 @@ PyMethodDef g_done_def = {"on_app_done", Calls::done, METH_O, "The app task's do
 
 PyObject* c_release(PyObject* self, PyObject* /*unused*/) {
   return guarded([&] {
-    capi::bound<Bridge>(self).release_wakeups();
+    capi::instance_value<Bridge>(self).release_wakeups();
     Py_RETURN_NONE;
   });
 }
@@ -51,7 +51,7 @@ PyMethodDef g_release_def = {"release_wakeups", c_release, METH_NOARGS,
 
 PyObject* c_flush(PyObject* self, PyObject* /*unused*/) {
   return guarded([&] {
-    capi::bound<Bridge>(self).flush();
+    capi::instance_value<Bridge>(self).flush();
     Py_RETURN_NONE;
   });
 }
@@ -475,7 +475,7 @@ PyObject* Bridge::build_scope(const asgi::HttpScope& s) {
 void Bridge::on_request(backend::RequestStarted& started) {
   auto owner = std::make_unique<Exchange>(*this, started);
   Exchange* ex = owner.get();
-  py::object object = py::cast(std::move(owner));
+  py::object object = capi::Handle<Exchange>::wrap(std::move(owner));
   const backend::ExchangeId id = started.id;
   exchanges_.emplace(id, Entry{ex, object});
 

@@ -1,5 +1,6 @@
 // Small CPython C-API helpers shared by the bridge's HTTP and WebSocket exchanges: owning
-// references, errors into Python exceptions, and the C entry points bound to a pybind11 object.
+// references, errors into Python exceptions, the small Python object an exchange lives in, and
+// the C entry points bound to it.
 //
 // Layer: bridge/. Called with the GIL held.
 #pragma once
@@ -8,6 +9,7 @@
 #include <pybind11/pybind11.h>
 
 #include <exception>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
@@ -62,10 +64,48 @@ inline std::vector<backend::Header> owned(std::span<const http1::Header> headers
   return out;
 }
 
-/// The C++ object inside a pybind11 instance: what receive/send/done are bound to (as `self`),
-/// so that calling them skips pybind11's dispatcher.
+/// The Python object an exchange (HTTP or WebSocket) lives in, one per request: it owns the
+/// C++ object, and the app's receive/send and the task's done callback are C functions bound
+/// to it (as `self`). A bare type, not a pybind11 class: creating one costs an allocation, not
+/// pybind11's instance registry. Not exposed by name; never created from Python.
+template <class T>
+struct Handle {
+  PyObject_HEAD
+  T* value;
+
+  static inline PyTypeObject* type = nullptr;
+
+  static void dealloc(PyObject* self) {
+    PyTypeObject* tp = Py_TYPE(self);
+    delete reinterpret_cast<Handle*>(self)->value;
+    tp->tp_free(self);
+    Py_DECREF(tp);  // a heap type: each instance holds a reference
+  }
+  /// Creates the type once (module init). False with a Python error set.
+  static bool init(const char* name) {
+    static PyType_Slot slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(&dealloc)}, {0, nullptr}};
+    static PyType_Spec spec = {name, sizeof(Handle), 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION, slots};
+    type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&spec));
+    return type != nullptr;
+  }
+  /// A new object owning `value`.
+  static py::object wrap(std::unique_ptr<T> value) {
+    PyObject* self = type->tp_alloc(type, 0);
+    if (self == nullptr) throw py::error_already_set();
+    reinterpret_cast<Handle*>(self)->value = value.release();
+    return py::reinterpret_steal<py::object>(self);
+  }
+};
+
+/// The C++ object an app entry point (AppCalls) is bound to.
 template <class T>
 T& bound(PyObject* self) {
+  return *reinterpret_cast<Handle<T>*>(self)->value;
+}
+
+/// The C++ object inside a pybind11 instance (the Server's scheduled callbacks are bound to it).
+template <class T>
+T& instance_value(PyObject* self) {
   auto* inst = reinterpret_cast<py::detail::instance*>(self);
   return *static_cast<T*>(inst->get_value_and_holder().value_ptr());
 }
@@ -84,7 +124,7 @@ PyObject* guarded(F&& f) noexcept {
 }
 
 /// The app's receive/send and its task's done callback as plain C functions bound (as `self`)
-/// to a pybind11 exchange object T (HTTP or WebSocket): no pybind11 dispatch per call.
+/// to an exchange's Handle<T> (HTTP or WebSocket): no pybind11 dispatch per call.
 template <class T>
 struct AppCalls {
   static PyObject* receive(PyObject* self, PyObject* /*unused*/) {

@@ -5,6 +5,7 @@
 
 #include "bridge/awaitable.hpp"
 #include "bridge/bridge.hpp"
+#include "bridge/capi.hpp"
 #include "bridge/convert.hpp"
 #include "bridge/names.hpp"
 #include "bridge/websocket.hpp"
@@ -79,16 +80,10 @@ void define_module(py::module_& m) {
   m.attr("ClientDisconnected") = py::reinterpret_borrow<py::object>(names().client_disconnected);
   m.attr("SEND_HIGH_WATER") = backend::kSendHighWater;
 
-  py::class_<Exchange>(m, "Exchange", "One HTTP request/response cycle (receive/send).")
-      .def("receive", &Exchange::receive)
-      .def("send", &Exchange::send, py::arg("message"))
-      .def("__call__", &Exchange::on_app_done, py::arg("task"));
-
-  py::class_<WebSocketExchange>(m, "WebSocketExchange",
-                                "One WebSocket connection (receive/send).")
-      .def("receive", &WebSocketExchange::receive)
-      .def("send", &WebSocketExchange::send, py::arg("message"))
-      .def("__call__", &WebSocketExchange::on_app_done, py::arg("task"));
+  if (!capi::Handle<Exchange>::init("lancet._lancet.Exchange") ||
+      !capi::Handle<WebSocketExchange>::init("lancet._lancet.WebSocketExchange")) {
+    throw py::error_already_set();
+  }
 
   py::class_<Bridge>(m, "Server", "The native server and the app side of its port.")
       .def(py::init<const py::dict&, py::object, py::object, py::object, bool>(),

@@ -299,7 +299,7 @@ PyObject* WebSocketExchanges::build_scope(const backend::WebSocketRequested& req
 void WebSocketExchanges::on_requested(backend::WebSocketRequested& requested) {
   auto owner = std::make_unique<WebSocketExchange>(*this, requested);
   WebSocketExchange* ex = owner.get();
-  py::object object = py::cast(std::move(owner));
+  py::object object = capi::Handle<WebSocketExchange>::wrap(std::move(owner));
   const backend::ExchangeId id = requested.id;
   exchanges_.emplace(id, Entry{ex, object});
 
