@@ -115,7 +115,7 @@ py::object Exchange::receive() {
     py::object value = steal(receive_event(std::move(*event)));
     return steal(make_ready(value.ptr()));
   }
-  if (receive_waiter_) {
+  if (capi::still_waiting(receive_waiter_)) {
     PyErr_SetString(PyExc_RuntimeError, "receive() called while another receive() is waiting");
     throw py::error_already_set();
   }
@@ -130,7 +130,7 @@ py::object Exchange::receive() {
 
 void Exchange::after_progress() {
   // Give a waiting receive() what is now available (body, or disconnect once done/gone).
-  if (receive_waiter_) {
+  if (capi::still_waiting(receive_waiter_)) {
     std::optional<asgi::ReceiveParts> event = cycle_.next_receive_parts();
     if (event) {
       py::object value = steal(receive_event(std::move(*event)));

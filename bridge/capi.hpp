@@ -141,15 +141,32 @@ struct AppCalls {
   }
 };
 
+/// True while a receive() waits on `waiter`. A waiter the app cancelled (asyncio.wait_for
+/// timing out) is forgotten here, so that what arrives next stays queued for the next
+/// receive() instead of being handed to a cancelled future, and that receive() may wait.
+inline bool still_waiting(py::object& waiter) {
+  if (!waiter) return false;
+  py::object done = steal(PyObject_CallMethodNoArgs(waiter.ptr(), names().done));
+  if (done.ptr() != Py_True) return true;
+  waiter = py::object();
+  return false;
+}
+
 /// Completes a waiting future with `value` (borrowed) and forgets it; a future the app's task
-/// already cancelled is left alone.
+/// already cancelled is left alone. (One call: set_result() on a cancelled future raises
+/// InvalidStateError, which is rarer and cheaper than asking done() first every time.)
 inline void resolve(py::object& waiter, PyObject* value) {
   if (!waiter) return;
   py::object w = std::move(waiter);
   waiter = py::object();
-  py::object done = steal(PyObject_CallMethodNoArgs(w.ptr(), names().done));
-  if (done.ptr() == Py_True) return;  // cancelled by the app's task
-  steal(PyObject_CallMethodOneArg(w.ptr(), names().set_result, value));
+  PyObject* r = PyObject_CallMethodOneArg(w.ptr(), names().set_result, value);
+  if (r != nullptr) {
+    Py_DECREF(r);
+  } else if (PyErr_ExceptionMatches(names().invalid_state_error)) {
+    PyErr_Clear();  // cancelled by the app's task
+  } else {
+    throw py::error_already_set();
+  }
 }
 
 /// How an app task ended: raised (a cancelled task counts as raised, with no exception) and
@@ -158,13 +175,18 @@ struct TaskEnd {
   bool raised = false;
   py::object exception;  ///< None unless the task raised
 };
+/// One call for the common case: exception() is None for a task that returned, and raises
+/// CancelledError for a cancelled one.
 inline TaskEnd task_end(py::handle task) {
-  const Names& n = names();
-  py::object cancelled = steal(PyObject_CallMethodNoArgs(task.ptr(), n.cancelled));
-  if (cancelled.ptr() == Py_True) return {true, py::none()};
-  py::object exc = steal(PyObject_CallMethodNoArgs(task.ptr(), n.exception));
-  const bool raised = !exc.is_none();
-  return {raised, std::move(exc)};
+  PyObject* exc = PyObject_CallMethodNoArgs(task.ptr(), names().exception);
+  if (exc == nullptr) {
+    if (!PyErr_ExceptionMatches(names().cancelled_error)) throw py::error_already_set();
+    PyErr_Clear();
+    return {true, py::none()};
+  }
+  py::object owned = py::reinterpret_steal<py::object>(exc);
+  const bool raised = !owned.is_none();
+  return {raised, std::move(owned)};
 }
 
 }  // namespace lancet::bridge::capi

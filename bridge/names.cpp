@@ -47,6 +47,12 @@ bool init_names() {
       "send() was called after the client disconnected (ASGI HTTP spec 2.4).", PyExc_OSError,
       nullptr);
   if (n.client_disconnected == nullptr) return false;
+  PyObject* asyncio = PyImport_ImportModule("asyncio");
+  if (asyncio == nullptr) return false;
+  n.cancelled_error = PyObject_GetAttrString(asyncio, "CancelledError");
+  n.invalid_state_error = PyObject_GetAttrString(asyncio, "InvalidStateError");
+  Py_DECREF(asyncio);
+  if (n.cancelled_error == nullptr || n.invalid_state_error == nullptr) return false;
   g_ready = true;
   return true;
 }

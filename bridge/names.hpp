@@ -62,6 +62,9 @@ struct Names {
   PyObject* exception;
   // the ClientDisconnected exception type (an OSError subclass)
   PyObject* client_disconnected;
+  // asyncio.CancelledError, asyncio.InvalidStateError
+  PyObject* cancelled_error;
+  PyObject* invalid_state_error;
 };
 
 /// Creates everything; false with a Python error set on failure.

@@ -80,7 +80,7 @@ py::object WebSocketExchange::receive() {
     report_consumed(false);
     return steal(make_ready(value.ptr()));
   }
-  if (receive_waiter_) {
+  if (capi::still_waiting(receive_waiter_)) {
     PyErr_SetString(PyExc_RuntimeError, "receive() called while another receive() is waiting");
     throw py::error_already_set();
   }
@@ -100,7 +100,7 @@ void WebSocketExchange::report_consumed(bool all) {
 }
 
 void WebSocketExchange::after_progress() {
-  if (!receive_waiter_) return;
+  if (!capi::still_waiting(receive_waiter_)) return;
   std::optional<asgi::WebSocketReceiveEvent> event = cycle_.next_receive();
   if (!event) return;
   py::object value = steal(receive_event(std::move(*event)));

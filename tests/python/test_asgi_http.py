@@ -214,6 +214,30 @@ def test_exception_before_start_is_500(server, client):
     assert "Traceback" in server.output()
 
 
+def test_cancelled_app_task_is_a_500_and_the_server_goes_on(server, client):
+    r = client.get("/cancelled-task")
+    assert r.status_code == 500
+    assert r.text == "Internal Server Error"
+    assert client.get("/head").status_code == 200
+
+
+def test_body_after_a_cancelled_receive_reaches_the_next_receive(server, client):
+    with socket.create_connection((server.host, server.port), timeout=TIMEOUT) as sock:
+        sock.sendall(b"POST /cancelled-receive HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n")
+        time.sleep(0.15)  # the app's receive() times out (its future is cancelled) meanwhile
+        sock.sendall(b"late")
+        out = b""
+        while b"got late" not in out:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    assert out.startswith(b"HTTP/1.1 200"), out
+    assert out.endswith(b"got late"), out
+    assert client.get("/report?cancelled-receive").json() == "timed out"
+    assert client.get("/head").status_code == 200
+
+
 def test_exception_after_start_aborts(server):
     out = raw_request(server, b"GET /raise-after HTTP/1.1\r\nHost: x\r\n\r\n")
     head, _, body = out.partition(b"\r\n\r\n")

@@ -287,6 +287,15 @@ def test_fragmented_input_with_a_ping_between_fragments(server):
         c.close()
 
 
+def test_message_after_a_cancelled_receive_reaches_the_next_receive(server):
+    async def go():
+        async with connect(server, "/timeout-receive") as ws:
+            assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "timed out"
+            await ws.send("late")
+            assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "got late"
+    run(go())
+
+
 def test_client_ping_gets_a_pong(server):
     async def go():
         async with connect(server, "/echo") as ws:

@@ -210,6 +210,23 @@ async def app(scope, receive, send):
         REPORTS[key + ":receive2"] = message["type"]
         return
 
+    if path == "/cancelled-receive":
+        # receive() given up on (its future cancelled) while the body is still on its way;
+        # the body that then arrives must not break anything, and a new receive() gets it.
+        try:
+            await asyncio.wait_for(receive(), 0.05)
+            REPORTS["cancelled-receive"] = "body came first"
+        except asyncio.TimeoutError:
+            REPORTS["cancelled-receive"] = "timed out"
+        await asyncio.sleep(0.3)  # the body arrives meanwhile, with no receive() waiting
+        body = await _read_body(receive)
+        return await _respond(send, body=b"got " + b"".join(body))
+
+    if path == "/cancelled-task":
+        asyncio.current_task().cancel()
+        await asyncio.sleep(0)
+        return await _respond(send, body=b"not cancelled?")
+
     if path == "/sys":
         body = json.dumps({"executable": sys.executable, "prefix": sys.prefix}).encode()
         return await _respond(send, body=body, content_type=b"application/json")

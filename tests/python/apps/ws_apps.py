@@ -190,6 +190,23 @@ async def pause(scope, receive, send):
     await send({"type": "websocket.close"})
 
 
+async def timeout_receive(scope, receive, send):
+    """receive() given up on (asyncio.wait_for, as heartbeat loops do); a message that then
+    arrives while nothing waits must reach the next receive()."""
+    await receive()
+    await send({"type": "websocket.accept"})
+    try:
+        await asyncio.wait_for(receive(), 0.05)
+        first = "message came first"
+    except asyncio.TimeoutError:
+        first = "timed out"
+    await send({"type": "websocket.send", "text": first})
+    await asyncio.sleep(0.4)  # the client's message arrives meanwhile
+    message = await asyncio.wait_for(receive(), 5)
+    await send({"type": "websocket.send", "text": "got " + message.get("text", "?")})
+    await send({"type": "websocket.close"})
+
+
 async def flood(scope, receive, send):
     await receive()
     await send({"type": "websocket.accept"})
@@ -207,6 +224,7 @@ ROUTES = {
     "/raise-after-accept": raise_after_accept, "/return-after-accept": return_after_accept,
     "/send-before-accept": send_before_accept, "/send-after-close": send_after_close,
     "/disconnect": disconnect, "/pause": pause, "/flood": flood,
+    "/timeout-receive": timeout_receive,
 }
 
 
