@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <new>
 #include <cerrno>
 #include <string_view>
 #include <variant>
@@ -67,7 +68,6 @@ Connection::Connection(Shared& shared, int socket_fd)
     : fd(socket_fd), shared_(shared), conn_(shared.config.http) {
   peer_ = common::socket_address(fd, true);
   local_ = common::socket_address(fd, false);
-  read_buf_.resize(kReadChunk);
   opened_ = idle_since_ = head_since_ = Clock::now();
 }
 
@@ -138,9 +138,18 @@ void Connection::refresh_date() {
 
 // ---- completions ------------------------------------------------------------------------------
 
-void Connection::on_recv(int res) noexcept {
-  recv_inflight = false;
-  if (closing_ == Closing::now || res == -ECANCELED || res == -EAGAIN || res == -EINTR) return;
+char* Connection::recv_buffer() noexcept {
+  if (!own_buf_) own_buf_.reset(new (std::nothrow) char[kReadChunk]);
+  return own_buf_.get();
+}
+
+// The loop keeps recv_inflight (a multishot recv stays armed across completions). -ENOBUFS:
+// the buffer ring was empty; the bytes wait in the socket and the loop re-arms the recv.
+void Connection::on_recv(int res, std::string_view bytes) noexcept {
+  if (closing_ == Closing::now || res == -ECANCELED || res == -EAGAIN || res == -EINTR ||
+      res == -ENOBUFS) {
+    return;
+  }
   try {
     if (closing_ == Closing::lingering) {
       lingered_ += res > 0 ? static_cast<std::uint64_t>(res) : 0;
@@ -148,7 +157,6 @@ void Connection::on_recv(int res) noexcept {
       return;
     }
     if (res > 0) {
-      const std::string_view bytes(read_buf_.data(), static_cast<std::size_t>(res));
       if (websocket_open()) {
         ws_->receive_data(bytes);
         return;

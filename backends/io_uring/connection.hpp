@@ -24,8 +24,10 @@
 //   step() leaves the inbox and the parser alone until on_send() reports the bytes written.
 //
 //   Request body flow: as blocking: parsed body waits in Exchange::pending and goes to the app
-//   while posted - consumed < body_window; no recv is posted while the window is full, so TCP
-//   pushes back on the client. A POLLRDHUP poll is posted instead while the app owns the
+//   while posted - consumed < body_window; while the window is full wants_recv() is false and
+//   the loop stops the (multishot) recv, so TCP pushes back on the client. Bytes read before
+//   the recv stopped still arrive and wait in Exchange::pending (bounded by what one loop
+//   turn can read). A POLLRDHUP poll is posted once no recv is armed while the app owns the
 //   exchange, so a client leaving with the window full is still seen (ClientGone).
 //
 //   Endings: as blocking. A connection closing after an answer (error, Abort, Connection:
@@ -106,7 +108,9 @@ class Connection {
   static constexpr std::size_t kMaxIov = 64;
 
   // ---- completions and inputs (I/O thread); none of these throw ------------------------------
-  void on_recv(int res) noexcept;
+  /// A recv completed: `res` as the CQE has it; for res > 0, `bytes` are what was read
+  /// (a provided buffer or recv_buffer()), copied before this returns.
+  void on_recv(int res, std::string_view bytes) noexcept;
   void on_send(int res) noexcept;
   void on_hup(int res) noexcept;
   void on_timer(Clock::time_point now) noexcept;
@@ -123,8 +127,10 @@ class Connection {
   bool wants_recv() const noexcept;
   bool wants_send() const noexcept;
   bool wants_hup_poll() const noexcept;
-  /// The buffer a recv fills.
-  char* recv_buffer() noexcept { return read_buf_.data(); }
+  /// The connection's own buffer for a one-shot recv (kReadChunk bytes), allocated on first
+  /// use: only when the server has no provided-buffer ring (server.cpp). Null when out of
+  /// memory.
+  char* recv_buffer() noexcept;
   /// Builds the msghdr for a sendmsg of pending output (valid until on_send()).
   msghdr* prepare_send() noexcept;
   /// When on_timer() should run next, if ever.
@@ -132,7 +138,9 @@ class Connection {
 
   const int fd;
   // ---- loop bookkeeping (server.cpp) ---------------------------------------------------------
-  bool recv_inflight = false;
+  bool recv_inflight = false;    ///< a recv is armed (multishot: until a CQE without F_MORE)
+  bool recv_multishot = false;   ///< the armed recv is multishot (it must be cancelled to stop)
+  bool recv_cancelling = false;  ///< a cancel of the multishot recv was submitted
   bool send_inflight = false;
   bool poll_inflight = false;
   bool cancel_sent = false;
@@ -194,7 +202,7 @@ class Connection {
   std::unique_ptr<common::WebSocketSession> ws_;  // a WebSocket handshake or connection
   std::vector<std::pair<ExchangeId, Outbound>> ops_in_;
   std::vector<std::pair<ExchangeId, std::size_t>> credit_in_;
-  std::string read_buf_;
+  std::unique_ptr<char[]> own_buf_;  // one-shot recv without a buffer ring (recv_buffer())
   std::array<iovec, kMaxIov> iov_{};
   msghdr msg_{};
   Closing closing_ = Closing::no;
