@@ -36,13 +36,17 @@
 //              flight; consume_output(res) on completion;
 //     poll     POLLRDHUP while the app owns an exchange and no recv is posted (window full);
 //     read     of the wake-up eventfd, re-posted on each completion.
+//     splice   a pathsend file after its first chunk, when the response is unframed
+//              (Content-Length, close-delimited): file -> the connection's pipe -> socket,
+//              two steps, one in flight, never while a sendmsg is (connection.hpp);
 //   Completion context (user_data), documented here once:
-//       user_data = (uintptr_t)Connection* | Op        (Connection is 8-byte aligned)
-//   with Op in the low 3 bits; the pointer is null for accept, wake and cancel. A connection is
-//   freed only when none of its recv/send/poll is in flight, so every tagged pointer is live
-//   when its completion arrives (a closing connection cancels all its ops by fd and waits for
-//   each final CQE, the multishot recv's included). Cancel completions carry no pointer and
-//   are ignored.
+//       user_data = (uintptr_t)Connection* | Op        (Connection is 16-byte aligned)
+//   with Op in the low 4 bits; the pointer is null for accept, wake and cancel. A connection is
+//   freed only when none of its recv/send/poll/splice is in flight, so every tagged pointer is
+//   live when its completion arrives (a closing connection cancels its socket's ops by fd and
+//   waits for each final CQE, the multishot recv's included; a file -> pipe splice is not on
+//   the socket and ends by itself: its pipe is empty and as large as the step). Cancel
+//   completions carry no pointer and are ignored.
 //
 //   One loop turn: take the app inbox (ops, body credit) -> graceful shutdown / abort
 //   deadline -> timers due -> step() every connection touched this turn (connection.hpp) ->
@@ -105,10 +109,11 @@ constexpr int kPumpRounds = 8;  // caller-driven: turns per pump() before yieldi
 constexpr const char* kNoBufferRingEnv = "LANCET_TEST_URING_NO_BUFFER_RING";
 
 enum class Op : std::uint64_t {
-  accept = 1, wake = 2, cancel = 3, recv = 4, send = 5, hup = 6, timer = 7
+  accept = 1, wake = 2, cancel = 3, recv = 4, send = 5, hup = 6, timer = 7, splice = 8
 };
-constexpr std::uint64_t kOpMask = 7;
-static_assert(alignof(Connection) >= 8, "the low 3 bits of user_data hold the Op");
+constexpr unsigned kOpBits = 4;
+constexpr std::uint64_t kOpMask = (1u << kOpBits) - 1;
+static_assert(alignof(Connection) >= 16, "the low 4 bits of user_data hold the Op");
 
 std::uint64_t tag(Connection* conn, Op op) {
   return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(conn)) |
@@ -435,7 +440,7 @@ class UringServer final : public Server {
     timer_ts_ = __kernel_timespec{ns / 1'000'000'000, ns % 1'000'000'000};
     io_uring_prep_timeout(s, &timer_ts_, 0, 0);  // read by the kernel at submit, just below
     ++timer_seq_;
-    io_uring_sqe_set_data64(s, (timer_seq_ << 3) | static_cast<std::uint64_t>(Op::timer));
+    io_uring_sqe_set_data64(s, (timer_seq_ << kOpBits) | static_cast<std::uint64_t>(Op::timer));
     timer_armed_ = true;
     timer_at_ = until;
   }
@@ -449,11 +454,15 @@ class UringServer final : public Server {
       case Op::wake: return post_wake_read();
       case Op::cancel: return;
       case Op::timer:
-        if ((cqe.user_data >> 3) == timer_seq_) timer_armed_ = false;
+        if ((cqe.user_data >> kOpBits) == timer_seq_) timer_armed_ = false;
         return;
       case Op::recv: on_recv_completion(*conn, cqe); break;
       case Op::send: conn->on_send(cqe.res); break;
       case Op::hup: conn->on_hup(cqe.res); break;
+      case Op::splice:
+        conn->splice_inflight = false;
+        conn->on_splice(cqe.res);
+        break;
     }
     mark_dirty(conn);
   }
@@ -608,7 +617,7 @@ class UringServer final : public Server {
   /// nothing of it is in flight.
   void post_io(Connection& c) {
     if (c.closed()) {
-      if (!c.recv_inflight && !c.send_inflight && !c.poll_inflight) {
+      if (!c.recv_inflight && !c.send_inflight && !c.poll_inflight && !c.splice_inflight) {
         close(c.fd);
         conns_.erase(&c);
         return;
@@ -627,6 +636,15 @@ class UringServer final : public Server {
         io_uring_prep_sendmsg(s, c.fd, c.prepare_send(), MSG_NOSIGNAL);
         io_uring_sqe_set_data64(s, tag(&c, Op::send));
         c.send_inflight = true;
+      }
+    }
+    if (!c.send_inflight && !c.splice_inflight) {
+      if (const auto step = c.next_splice()) {
+        if (io_uring_sqe* s = get_sqe()) {
+          io_uring_prep_splice(s, step->fd_in, step->off_in, step->fd_out, -1, step->len, 0);
+          io_uring_sqe_set_data64(s, tag(&c, Op::splice));
+          c.splice_inflight = true;
+        }
       }
     }
     const bool wants_recv = c.wants_recv();
