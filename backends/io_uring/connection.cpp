@@ -5,9 +5,11 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <new>
 #include <cerrno>
 #include <string_view>
 #include <variant>
@@ -22,6 +24,11 @@ namespace lancet::backend::io_uring {
 namespace {
 
 constexpr std::size_t kFileChunk = 64 * 1024;
+/// pathsend: read() for the first bytes of a file; they go out with the head in one sendmsg. A
+/// file this small costs no splice (two io-wq round trips); only what follows is spliced.
+constexpr std::size_t kFileFirstChunk = 16 * 1024;
+/// The pipe size asked for (F_SETPIPE_SZ): one fill and one drain splice per 256 KiB.
+constexpr unsigned kSpliceChunk = 256 * 1024;
 constexpr auto kLingerTime = std::chrono::milliseconds(500);
 
 std::chrono::nanoseconds seconds(double s) {
@@ -67,12 +74,13 @@ Connection::Connection(Shared& shared, int socket_fd)
     : fd(socket_fd), shared_(shared), conn_(shared.config.http) {
   peer_ = common::socket_address(fd, true);
   local_ = common::socket_address(fd, false);
-  read_buf_.resize(kReadChunk);
   opened_ = idle_since_ = head_since_ = Clock::now();
 }
 
 Connection::~Connection() {
   if (file_fd_ >= 0) close(file_fd_);
+  if (pipe_[0] >= 0) close(pipe_[0]);
+  if (pipe_[1] >= 0) close(pipe_[1]);
 }
 
 void Connection::abort() noexcept {
@@ -138,9 +146,18 @@ void Connection::refresh_date() {
 
 // ---- completions ------------------------------------------------------------------------------
 
-void Connection::on_recv(int res) noexcept {
-  recv_inflight = false;
-  if (closing_ == Closing::now || res == -ECANCELED || res == -EAGAIN || res == -EINTR) return;
+char* Connection::recv_buffer() noexcept {
+  if (!own_buf_) own_buf_.reset(new (std::nothrow) char[kReadChunk]);
+  return own_buf_.get();
+}
+
+// The loop keeps recv_inflight (a multishot recv stays armed across completions). -ENOBUFS:
+// the buffer ring was empty; the bytes wait in the socket and the loop re-arms the recv.
+void Connection::on_recv(int res, std::string_view bytes) noexcept {
+  if (closing_ == Closing::now || res == -ECANCELED || res == -EAGAIN || res == -EINTR ||
+      res == -ENOBUFS) {
+    return;
+  }
   try {
     if (closing_ == Closing::lingering) {
       lingered_ += res > 0 ? static_cast<std::uint64_t>(res) : 0;
@@ -148,7 +165,6 @@ void Connection::on_recv(int res) noexcept {
       return;
     }
     if (res > 0) {
-      const std::string_view bytes(read_buf_.data(), static_cast<std::size_t>(res));
       if (websocket_open()) {
         ws_->receive_data(bytes);
         return;
@@ -369,7 +385,8 @@ void Connection::apply_head(SendHead& head) {
 }
 
 // http.response.pathsend: the head went out already; the file's bytes follow as body, read in
-// chunks as the output queue drains (refill_file), then the response ends.
+// chunks as the output queue drains (refill_file), or spliced after the first chunk
+// (start_splice), then the response ends.
 void Connection::start_file(const std::string& path) {
   file_fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (file_fd_ < 0) {
@@ -377,27 +394,136 @@ void Connection::start_file(const std::string& path) {
     closing_ = Closing::now;
     return;
   }
+  file_ = FileSend{};
+  struct stat st {};
+  if (fstat(file_fd_, &st) == 0 && S_ISREG(st.st_mode)) {
+    file_.regular = true;
+    file_.size = static_cast<std::uint64_t>(st.st_size);
+  }
   app_finished();
 }
 
 // TODO(io_uring): the file is read synchronously on the I/O thread (page cache reads are
 // fast; IORING_OP_READ into a held buffer would keep a cold disk off the loop).
 void Connection::refill_file() {
-  while (file_fd_ >= 0 && conn_.pending_output_bytes() < 4 * kFileChunk) {
-    std::string chunk(kFileChunk, '\0');
+  while (file_fd_ >= 0 && !file_.splicing && conn_.pending_output_bytes() < 4 * kFileChunk) {
+    const bool first = !file_.probed;
+    std::string chunk(first ? kFileFirstChunk : kFileChunk, '\0');
     const ssize_t n = read(file_fd_, chunk.data(), chunk.size());
     if (n < 0 && errno == EINTR) continue;
     bool ok = n >= 0;
     if (n > 0) {
       chunk.resize(static_cast<std::size_t>(n));
+      const std::size_t before = conn_.pending_output_bytes();
       ok = conn_.send_data(chunk).has_value();
+      file_.read += static_cast<std::uint64_t>(n);
+      file_.probed = true;
+      // Queued unframed: the rest of the file may go on the wire as it is.
+      if (ok && first && conn_.pending_output_bytes() - before == chunk.size() &&
+          start_splice()) {
+        return;
+      }
       if (ok) continue;
     }
-    close(file_fd_);
-    file_fd_ = -1;
-    if (ok) ok = conn_.send_end().has_value();  // n == 0: end of file
-    if (!ok) closing_ = Closing::now;
+    if (ok) {
+      finish_file();  // n == 0: end of file
+    } else {
+      closing_ = Closing::now;
+    }
   }
+}
+
+// Closes the file and ends the response (the body is complete, or the response cannot be
+// completed: then the connection closes).
+void Connection::finish_file() {
+  close(file_fd_);
+  file_fd_ = -1;
+  file_ = FileSend{};
+  if (!conn_.send_end()) closing_ = Closing::now;
+}
+
+/// Switches the rest of the file to splice, if it is a regular file with bytes left and a pipe
+/// can be had; false: keep reading.
+bool Connection::start_splice() {
+  if (!file_.regular || file_.size <= file_.read) return false;
+  if (pipe_[0] < 0) {
+    if (pipe2(pipe_, O_CLOEXEC) != 0) {
+      pipe_[0] = pipe_[1] = -1;
+      return false;
+    }
+    // A larger pipe means fewer splices; refused (pipe-max-size, the user's pipe quota), the
+    // default size does.
+    [[maybe_unused]] const int set = fcntl(pipe_[1], F_SETPIPE_SZ, static_cast<int>(kSpliceChunk));
+    const int size = fcntl(pipe_[1], F_GETPIPE_SZ);
+    pipe_capacity_ = size > 0 ? std::min(static_cast<unsigned>(size), kSpliceChunk) : 4096;
+  }
+  file_.splicing = true;
+  file_.offset = file_.read;
+  file_.remaining = file_.size - file_.read;
+  return true;
+}
+
+std::optional<SpliceStep> Connection::next_splice() noexcept {
+  if (!file_.splicing || file_fd_ < 0 || closing_ == Closing::now || send_inflight ||
+      conn_.wants_write()) {
+    return std::nullopt;
+  }
+  if (file_.in_pipe > 0) {
+    file_.filling = false;
+    return SpliceStep{pipe_[0], -1, fd, static_cast<unsigned>(file_.in_pipe)};
+  }
+  if (file_.remaining == 0) return std::nullopt;
+  file_.filling = true;
+  const auto len = static_cast<unsigned>(std::min<std::uint64_t>(file_.remaining, pipe_capacity_));
+  return SpliceStep{file_fd_, static_cast<std::int64_t>(file_.offset), pipe_[1], len};
+}
+
+void Connection::on_splice(int res) noexcept {
+  if (closing_ == Closing::now || !file_.splicing) return;
+  try {
+    if (file_.filling) {
+      if (res == -EINVAL && file_.offset == file_.read) {
+        // The file cannot be spliced (its filesystem says no): read() it from where the splice
+        // would have started, which is the file position (splice used explicit offsets).
+        file_.splicing = false;
+        return;
+      }
+      // 0: the file ended before its size at open (it shrank): the body cannot be completed.
+      if (res <= 0 || !account_spliced(static_cast<std::size_t>(res))) {
+        closing_ = Closing::now;
+        return;
+      }
+      const auto n = static_cast<std::uint64_t>(res);
+      file_.offset += n;
+      file_.remaining -= std::min(n, file_.remaining);
+      file_.in_pipe = static_cast<std::size_t>(res);
+      return;
+    }
+    if (res <= 0) {  // the client left (EPIPE, ECONNRESET) or the splice was cancelled
+      closing_ = Closing::now;
+      return;
+    }
+    file_.in_pipe -= std::min(file_.in_pipe, static_cast<std::size_t>(res));
+    if (file_.in_pipe == 0 && file_.remaining == 0) finish_file();
+  } catch (...) {
+    closing_ = Closing::now;
+  }
+}
+
+// http1 counts body bytes against Content-Length in send_data() and has no call for "n body
+// bytes went out another way", so each pipeful is handed to it as n placeholder bytes and
+// consumed at once, never written. Sound because its output queue is empty (next_splice() waits
+// for it) and the framing is raw (start_splice()): exactly those n bytes are pending. Done
+// before the pipeful goes to the socket, so a file longer than Content-Length never puts a byte
+// too many on the wire.
+bool Connection::account_spliced(std::size_t n) {
+  static const char kPlaceholder[kSpliceChunk] = {};  // never read by the kernel or written out
+  static const http1::Hold kNoOwner(static_cast<const void*>(kPlaceholder), [](const void*) {});
+  if (n > sizeof kPlaceholder || conn_.pending_output_bytes() != 0) return false;
+  if (!conn_.send_data(std::string_view(kPlaceholder, n), kNoOwner)) return false;
+  if (conn_.pending_output_bytes() != n) return false;
+  conn_.consume_output(n);
+  return true;
 }
 
 // The app asked for something http1 refuses (e.g. more body than its Content-Length): the

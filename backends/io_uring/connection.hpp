@@ -24,9 +24,24 @@
 //   step() leaves the inbox and the parser alone until on_send() reports the bytes written.
 //
 //   Request body flow: as blocking: parsed body waits in Exchange::pending and goes to the app
-//   while posted - consumed < body_window; no recv is posted while the window is full, so TCP
-//   pushes back on the client. A POLLRDHUP poll is posted instead while the app owns the
+//   while posted - consumed < body_window; while the window is full wants_recv() is false and
+//   the loop stops the (multishot) recv, so TCP pushes back on the client. Bytes read before
+//   the recv stopped still arrive and wait in Exchange::pending (bounded by what one loop
+//   turn can read). A POLLRDHUP poll is posted once no recv is armed while the app owns the
 //   exchange, so a client leaving with the window full is still seen (ClientGone).
+//
+//   http.response.pathsend (start_file): the first kFileFirstChunk bytes are read() into the
+//   output queue, so a small file leaves with its head in one sendmsg. If http1 queued that
+//   chunk unframed (Content-Length or close-delimited: the bytes on the wire are the file's
+//   exactly; chunked adds framing, HEAD/204/304 drop it) and the file is regular, the rest is
+//   spliced, file -> pipe -> socket, two unlinked IORING_OP_SPLICE steps per pipeful through a
+//   pipe of the connection's own (created on first use, closed with the connection), once
+//   http1's pending output (the head, the first chunk) is written. http1 counts body bytes
+//   against Content-Length in send_data() only, so each pipeful is reported to it as
+//   placeholder body consumed at once (account_spliced): more than Content-Length allows,
+//   a file that ends early (it shrank), or a failed splice to the socket (the client left)
+//   closes the connection, never leaving a response hanging. A file splice cannot take
+//   (-EINVAL on its first step) goes back to read(); so do chunked responses.
 //
 //   Endings: as blocking. A connection closing after an answer (error, Abort, Connection:
 //   close) lingers: SHUT_WR, then recv and drop for up to kLingerTime, so the client reads our
@@ -93,7 +108,16 @@ struct Shared {
   classify::Readiness readiness() const noexcept;
 };
 
-class Connection {
+/// One splice of a pathsend file: file -> pipe (fill) or pipe -> socket (drain).
+struct SpliceStep {
+  int fd_in = -1;
+  std::int64_t off_in = -1;  ///< -1: the pipe (no offset)
+  int fd_out = -1;
+  unsigned len = 0;
+};
+
+// 16-byte aligned: the low 4 bits of a completion's user_data hold the Op (server.cpp).
+class alignas(16) Connection {
  public:
   /// Takes ownership of the connected socket `fd` (closed by the loop, not here).
   Connection(Shared& shared, int fd);
@@ -106,9 +130,12 @@ class Connection {
   static constexpr std::size_t kMaxIov = 64;
 
   // ---- completions and inputs (I/O thread); none of these throw ------------------------------
-  void on_recv(int res) noexcept;
+  /// A recv completed: `res` as the CQE has it; for res > 0, `bytes` are what was read
+  /// (a provided buffer or recv_buffer()), copied before this returns.
+  void on_recv(int res, std::string_view bytes) noexcept;
   void on_send(int res) noexcept;
   void on_hup(int res) noexcept;
+  void on_splice(int res) noexcept;
   void on_timer(Clock::time_point now) noexcept;
   void add_ops(ExchangeId id, std::vector<Outbound>&& ops);
   void add_credit(ExchangeId id, std::size_t bytes);
@@ -123,18 +150,26 @@ class Connection {
   bool wants_recv() const noexcept;
   bool wants_send() const noexcept;
   bool wants_hup_poll() const noexcept;
-  /// The buffer a recv fills.
-  char* recv_buffer() noexcept { return read_buf_.data(); }
+  /// The connection's own buffer for a one-shot recv (kReadChunk bytes), allocated on first
+  /// use: only when the server has no provided-buffer ring (server.cpp). Null when out of
+  /// memory.
+  char* recv_buffer() noexcept;
   /// Builds the msghdr for a sendmsg of pending output (valid until on_send()).
   msghdr* prepare_send() noexcept;
+  /// The next splice of a pathsend file, when one is due (the head and the first chunk are
+  /// written, no sendmsg is in flight); the loop posts it and reports on_splice().
+  std::optional<SpliceStep> next_splice() noexcept;
   /// When on_timer() should run next, if ever.
   std::optional<Clock::time_point> deadline() const noexcept;
 
   const int fd;
   // ---- loop bookkeeping (server.cpp) ---------------------------------------------------------
-  bool recv_inflight = false;
+  bool recv_inflight = false;    ///< a recv is armed (multishot: until a CQE without F_MORE)
+  bool recv_multishot = false;   ///< the armed recv is multishot (it must be cancelled to stop)
+  bool recv_cancelling = false;  ///< a cancel of the multishot recv was submitted
   bool send_inflight = false;
   bool poll_inflight = false;
+  bool splice_inflight = false;
   bool cancel_sent = false;
   bool dirty = false;
 
@@ -168,6 +203,9 @@ class Connection {
   void apply_websocket(Outbound& op);
   void start_file(const std::string& path);
   void refill_file();
+  bool start_splice();
+  bool account_spliced(std::size_t n);
+  void finish_file();
   void pump_events();
   void on_head(const http1::RequestHead& head);
   void begin_websocket(const http1::RequestHead& head);
@@ -194,7 +232,7 @@ class Connection {
   std::unique_ptr<common::WebSocketSession> ws_;  // a WebSocket handshake or connection
   std::vector<std::pair<ExchangeId, Outbound>> ops_in_;
   std::vector<std::pair<ExchangeId, std::size_t>> credit_in_;
-  std::string read_buf_;
+  std::unique_ptr<char[]> own_buf_;  // one-shot recv without a buffer ring (recv_buffer())
   std::array<iovec, kMaxIov> iov_{};
   msghdr msg_{};
   Closing closing_ = Closing::no;
@@ -210,6 +248,21 @@ class Connection {
   std::uint64_t lingered_ = 0;
   std::int64_t date_second_ = -1;
   int file_fd_ = -1;
+  /// The pathsend file being sent (file_fd_): read() into the output queue, or spliced.
+  struct FileSend {
+    std::uint64_t size = 0;       ///< st_size at open (regular files only)
+    std::uint64_t read = 0;       ///< bytes read() so far (the file position)
+    bool regular = false;
+    bool probed = false;          ///< the first chunk went to http1: framing is known
+    bool splicing = false;        ///< the rest goes file -> pipe -> socket (on_splice())
+    bool filling = false;         ///< the splice in flight is file -> pipe
+    std::uint64_t offset = 0;     ///< next file offset to splice
+    std::uint64_t remaining = 0;  ///< file bytes not yet spliced into the pipe
+    std::size_t in_pipe = 0;      ///< bytes in the pipe, not yet spliced to the socket
+  };
+  FileSend file_;
+  int pipe_[2] = {-1, -1};  // created on a connection's first splice, closed with it
+  unsigned pipe_capacity_ = 0;
 };
 
 }  // namespace lancet::backend::io_uring

@@ -15,18 +15,38 @@
 //   Operations, one of each kind at most per connection:
 //     accept   multishot on the listening socket; cancelled while at max_connections (clients
 //              then wait in the kernel's backlog, as with the blocking backend) and on drain;
-//     recv     one-shot into the connection's 64 KiB buffer, posted only while the request
-//              body window has room (correctness first: no provided-buffer ring yet, so
-//              flow control is simply "no recv posted");
+//     recv     multishot, with IOSQE_BUFFER_SELECT from the server's provided-buffer ring
+//              (buffer_ring.hpp: kRecvBufferCount x kRecvBufferSize, registered by hand, as
+//              liburing 2.3 has no helper). Armed once while the connection wants bytes and
+//              left armed across completions (IORING_CQE_F_MORE); each CQE's buffer is fed to
+//              the connection, which copies what it keeps, and goes back to the ring in the
+//              same batch (BufferRing::publish() after the batch). Flow control: when the
+//              request body window or the WebSocket queue is full (wants_recv() false) the
+//              recv is cancelled (io_uring_prep_cancel64 on its user_data); completions that
+//              were already on their way are still delivered, never dropped, and the recv
+//              counts as in flight until its final CQE (no F_MORE). A CQE without F_MORE
+//              (EOF, error, -ENOBUFS when the ring ran dry in one burst, the cancel, or the
+//              kernel ending it) ends it; post_io() re-arms it while the connection wants
+//              bytes. -ENOBUFS leaves the bytes in the socket and cannot spin: the ring is
+//              full again (no buffer outlives its batch) before the next re-arm is submitted.
+//              Fallback (a kernel without buffer rings, before 5.19: registration fails; or
+//              one refusing multishot recv with -EINVAL, 5.19): one-shot recv into a
+//              kReadChunk buffer each connection allocates on first use, as before the ring.
 //     sendmsg  iovecs straight from http1's pending_output() (bodies are not copied), one in
 //              flight; consume_output(res) on completion;
 //     poll     POLLRDHUP while the app owns an exchange and no recv is posted (window full);
 //     read     of the wake-up eventfd, re-posted on each completion.
+//     splice   a pathsend file after its first chunk, when the response is unframed
+//              (Content-Length, close-delimited): file -> the connection's pipe -> socket,
+//              two steps, one in flight, never while a sendmsg is (connection.hpp);
 //   Completion context (user_data), documented here once:
-//       user_data = (uintptr_t)Connection* | Op        (Connection is 8-byte aligned)
-//   with Op in the low 3 bits; the pointer is null for accept, wake and cancel. A connection is
-//   freed only when none of its recv/send/poll is in flight, so every tagged pointer is live
-//   when its completion arrives. Cancel completions carry no pointer and are ignored.
+//       user_data = (uintptr_t)Connection* | Op        (Connection is 16-byte aligned)
+//   with Op in the low 4 bits; the pointer is null for accept, wake and cancel. A connection is
+//   freed only when none of its recv/send/poll/splice is in flight, so every tagged pointer is
+//   live when its completion arrives (a closing connection cancels its socket's ops by fd and
+//   waits for each final CQE, the multishot recv's included; a file -> pipe splice is not on
+//   the socket and ends by itself: its pipe is empty and as large as the step). Cancel
+//   completions carry no pointer and are ignored.
 //
 //   One loop turn: take the app inbox (ops, body credit) -> graceful shutdown / abort
 //   deadline -> timers due -> step() every connection touched this turn (connection.hpp) ->
@@ -65,12 +85,14 @@
 
 #include <cerrno>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <future>
 #include <mutex>
 #include <thread>
 
 #include "backends/common/listener.hpp"  // open_listener(): same sockets, same StartError lines
+#include "backends/io_uring/buffer_ring.hpp"
 #include "backends/io_uring/connection.hpp"
 #include "backends/server.hpp"
 
@@ -82,12 +104,16 @@ constexpr unsigned kRingEntries = 512;
 constexpr auto kMaxWait = std::chrono::seconds(1);
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 constexpr int kPumpRounds = 8;  // caller-driven: turns per pump() before yielding to the caller
+/// Tests only: set (to anything but "0") to skip the provided-buffer ring and run the one-shot
+/// fallback that kernels before 5.19 get (backend_test and pytest run both ways).
+constexpr const char* kNoBufferRingEnv = "LANCET_TEST_URING_NO_BUFFER_RING";
 
 enum class Op : std::uint64_t {
-  accept = 1, wake = 2, cancel = 3, recv = 4, send = 5, hup = 6, timer = 7
+  accept = 1, wake = 2, cancel = 3, recv = 4, send = 5, hup = 6, timer = 7, splice = 8
 };
-constexpr std::uint64_t kOpMask = 7;
-static_assert(alignof(Connection) >= 8, "the low 3 bits of user_data hold the Op");
+constexpr unsigned kOpBits = 4;
+constexpr std::uint64_t kOpMask = (1u << kOpBits) - 1;
+static_assert(alignof(Connection) >= 16, "the low 4 bits of user_data hold the Op");
 
 std::uint64_t tag(Connection* conn, Op op) {
   return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(conn)) |
@@ -298,7 +324,18 @@ class UringServer final : public Server {
       params = io_uring_params{};
       rc = io_uring_queue_init_params(kRingEntries, &ring_, &params);
     }
+    if (rc == 0) setup_recv_buffers();
     return rc;
+  }
+
+  /// Multishot recv into the server's provided-buffer ring where the kernel has both (6.0+).
+  /// Fallback: registration fails (-EINVAL before 5.19) -> one-shot recv into a buffer of each
+  /// connection's own, as before the ring existed; a multishot recv refused with -EINVAL
+  /// (5.19: rings, no multishot recv) switches to the same (on_recv_completion).
+  void setup_recv_buffers() noexcept {
+    const char* off = std::getenv(kNoBufferRingEnv);
+    if (off != nullptr && *off != '\0' && std::strcmp(off, "0") != 0) return;
+    provided_ = buffers_.setup(ring_) == 0;
   }
 
   void thread_main() noexcept {
@@ -332,7 +369,8 @@ class UringServer final : public Server {
       listener_.fd = -1;
       if (!listener_.unix_path.empty()) unlink(listener_.unix_path.c_str());
     }
-    io_uring_queue_exit(&ring_);  // cancels what is still in flight
+    io_uring_queue_exit(&ring_);  // cancels what is still in flight, unregisters the buffers
+    buffers_.teardown();
     for (auto& [ptr, conn] : conns_) close(conn->fd);
     conns_.clear();
   }
@@ -380,6 +418,7 @@ class UringServer final : public Server {
       ++seen;
     }
     io_uring_cq_advance(&ring_, seen);
+    buffers_.publish();  // every buffer read in this batch is the kernel's again
     return seen;
   }
 
@@ -401,7 +440,7 @@ class UringServer final : public Server {
     timer_ts_ = __kernel_timespec{ns / 1'000'000'000, ns % 1'000'000'000};
     io_uring_prep_timeout(s, &timer_ts_, 0, 0);  // read by the kernel at submit, just below
     ++timer_seq_;
-    io_uring_sqe_set_data64(s, (timer_seq_ << 3) | static_cast<std::uint64_t>(Op::timer));
+    io_uring_sqe_set_data64(s, (timer_seq_ << kOpBits) | static_cast<std::uint64_t>(Op::timer));
     timer_armed_ = true;
     timer_at_ = until;
   }
@@ -415,13 +454,46 @@ class UringServer final : public Server {
       case Op::wake: return post_wake_read();
       case Op::cancel: return;
       case Op::timer:
-        if ((cqe.user_data >> 3) == timer_seq_) timer_armed_ = false;
+        if ((cqe.user_data >> kOpBits) == timer_seq_) timer_armed_ = false;
         return;
-      case Op::recv: conn->on_recv(cqe.res); break;
+      case Op::recv: on_recv_completion(*conn, cqe); break;
       case Op::send: conn->on_send(cqe.res); break;
       case Op::hup: conn->on_hup(cqe.res); break;
+      case Op::splice:
+        conn->splice_inflight = false;
+        conn->on_splice(cqe.res);
+        break;
     }
     mark_dirty(conn);
+  }
+
+  /// A recv CQE. A multishot recv stays armed while IORING_CQE_F_MORE is set; without it the
+  /// recv has ended (EOF, error, -ENOBUFS, cancelled, or the kernel stopped it) and post_io()
+  /// re-arms it if the connection still wants bytes. A provided buffer goes back to the ring
+  /// as soon as the connection has copied its bytes.
+  void on_recv_completion(Connection& c, const io_uring_cqe& cqe) {
+    const bool multishot = c.recv_multishot;
+    if ((cqe.flags & IORING_CQE_F_MORE) == 0) {
+      c.recv_inflight = false;
+      c.recv_multishot = false;
+      c.recv_cancelling = false;
+    }
+    if ((cqe.flags & IORING_CQE_F_BUFFER) != 0) {
+      const auto id = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+      const std::size_t n = cqe.res > 0 ? static_cast<std::size_t>(cqe.res) : 0;
+      c.on_recv(cqe.res, buffers_.bytes(id, n));
+      buffers_.recycle(id);
+      return;
+    }
+    if (cqe.res == -EINVAL && multishot) {
+      provided_ = false;  // 5.19: a buffer ring but no multishot recv; one-shot from now on
+      return;
+    }
+    if (cqe.res > 0 && !multishot) {  // one-shot into the connection's own buffer
+      c.on_recv(cqe.res, std::string_view(c.recv_buffer(), static_cast<std::size_t>(cqe.res)));
+      return;
+    }
+    c.on_recv(cqe.res, {});
   }
 
   void on_accept(int res, std::uint32_t flags) {
@@ -545,7 +617,7 @@ class UringServer final : public Server {
   /// nothing of it is in flight.
   void post_io(Connection& c) {
     if (c.closed()) {
-      if (!c.recv_inflight && !c.send_inflight && !c.poll_inflight) {
+      if (!c.recv_inflight && !c.send_inflight && !c.poll_inflight && !c.splice_inflight) {
         close(c.fd);
         conns_.erase(&c);
         return;
@@ -566,11 +638,25 @@ class UringServer final : public Server {
         c.send_inflight = true;
       }
     }
-    if (!c.recv_inflight && c.wants_recv()) {
+    if (!c.send_inflight && !c.splice_inflight) {
+      if (const auto step = c.next_splice()) {
+        if (io_uring_sqe* s = get_sqe()) {
+          io_uring_prep_splice(s, step->fd_in, step->off_in, step->fd_out, -1, step->len, 0);
+          io_uring_sqe_set_data64(s, tag(&c, Op::splice));
+          c.splice_inflight = true;
+        }
+      }
+    }
+    const bool wants_recv = c.wants_recv();
+    if (!c.recv_inflight && wants_recv) {
+      arm_recv(c);
+    } else if (c.recv_inflight && c.recv_multishot && !c.recv_cancelling && !wants_recv) {
+      // Flow control: the body window or the WebSocket queue is full. Stop the multishot recv
+      // so TCP pushes back; what it read before the cancel still arrives and is kept.
       if (io_uring_sqe* s = get_sqe()) {
-        io_uring_prep_recv(s, c.fd, c.recv_buffer(), Connection::kReadChunk, 0);
-        io_uring_sqe_set_data64(s, tag(&c, Op::recv));
-        c.recv_inflight = true;
+        io_uring_prep_cancel64(s, tag(&c, Op::recv), 0);
+        io_uring_sqe_set_data64(s, tag(nullptr, Op::cancel));
+        c.recv_cancelling = true;
       }
     } else if (!c.recv_inflight && !c.poll_inflight && c.wants_hup_poll()) {
       if (io_uring_sqe* s = get_sqe()) {
@@ -580,6 +666,29 @@ class UringServer final : public Server {
       }
     }
     if (const auto due = c.deadline()) next_scan_ = std::min(next_scan_, *due);
+  }
+
+  /// Multishot recv with buffer selection from the ring, or (fallback) one-shot recv into the
+  /// connection's own buffer.
+  void arm_recv(Connection& c) {
+    char* own = provided_ ? nullptr : c.recv_buffer();
+    if (!provided_ && own == nullptr) {  // out of memory for the buffer: drop this connection
+      c.abort();
+      mark_dirty(&c);
+      return;
+    }
+    io_uring_sqe* s = get_sqe();
+    if (s == nullptr) return;
+    if (provided_) {
+      io_uring_prep_recv_multishot(s, c.fd, nullptr, 0, 0);  // len 0: the buffer's size
+      s->flags |= IOSQE_BUFFER_SELECT;
+      s->buf_group = buffers_.group();
+    } else {
+      io_uring_prep_recv(s, c.fd, own, Connection::kReadChunk, 0);
+    }
+    io_uring_sqe_set_data64(s, tag(&c, Op::recv));
+    c.recv_inflight = true;
+    c.recv_multishot = provided_;
   }
 
   io_uring_sqe* get_sqe() {
@@ -635,6 +744,8 @@ class UringServer final : public Server {
 
   // I/O thread only
   ::io_uring ring_{};
+  BufferRing buffers_;     // recv buffers, when provided_
+  bool provided_ = false;  // multishot recv from buffers_; else one-shot into each connection's
   std::uint64_t wake_value_ = 0;
   std::unordered_map<Connection*, std::unique_ptr<Connection>> conns_;
   std::vector<Connection*> dirty_;

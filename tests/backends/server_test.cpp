@@ -686,6 +686,41 @@ TEST(BackendServer, SendFileStreamsTheFileThenEndsTheResponse) {
   unlink(path);
 }
 
+TEST(BackendServer, SendFileToAClientThatLeavesMidFileEndsTheConnectionOnly) {
+  // Large enough that the client's small receive buffer stops the server mid-file; the server
+  // (its backend may splice) must neither die of SIGPIPE nor keep the connection.
+  char path[] = "/tmp/lancet-file-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string block(1024 * 1024, 'f');
+  for (int i = 0; i < 16; ++i) {
+    ASSERT_EQ(write(fd, block.data(), block.size()), static_cast<ssize_t>(block.size()));
+  }
+  close(fd);
+  Harness h([&](FakeApp& app, Inbound& m) {
+    if (auto* r = std::get_if<RequestStarted>(&m)) {
+      std::vector<Outbound> ops;
+      ops.emplace_back(SendHead{200, {{"content-length", std::to_string(16 * block.size())}}});
+      ops.emplace_back(SendFile{path});
+      app.server().submit(r->id, std::move(ops));
+    }
+  });
+  {
+    Client c = Client::tcp(h.port, 16 * 1024);
+    c.send(get("/file"));
+    std::string some;
+    ASSERT_TRUE(c.read_exact(64 * 1024, some));
+    linger reset{1, 0};  // close() sends RST
+    setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  }
+  Client next = h.client();  // the server still serves
+  next.send(get("/file"));
+  auto r = next.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body.size(), 16 * block.size());
+  unlink(path);
+}
+
 TEST(BackendServer, AbortClosesTheConnectionMidResponse) {
   Harness h([](FakeApp& app, Inbound& m) {
     if (auto* r = std::get_if<RequestStarted>(&m)) {
