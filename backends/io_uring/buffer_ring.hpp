@@ -13,12 +13,13 @@
 //     1. the kernel takes the buffer at the ring's head for a recv with IOSQE_BUFFER_SELECT
 //        and fills it; the CQE carries IORING_CQE_F_BUFFER and the id in
 //        cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-//     2. the loop reads it through bytes(id, n) and hands the view to the connection, whose
-//        parsers (http1, websocket) copy what they keep before returning;
+//     2. the loop reads it through bytes(id, n) and hands the view to the connection: the
+//        websocket parser copies it at once; http1 borrows it (lend_data) until the
+//        connection's next step(), which comes before the loop's next submit;
 //     3. recycle(id) puts it back at the ring's tail (not yet visible to the kernel);
 //     4. publish() makes every recycled buffer visible at once (one release store), called
 //        after each batch of completions, before the next submit.
-//   So no buffer is held across loop turns: when a recv ends with -ENOBUFS (every buffer was
+//   So no buffer is held past the next submit: when a recv ends with -ENOBUFS (every buffer was
 //   taken in one burst), the ring is full again by the time the loop re-arms that recv.
 //
 //   Memory: the mmap is only address space until the kernel writes into a buffer; the pages a

@@ -153,28 +153,28 @@ char* Connection::recv_buffer() noexcept {
 
 // The loop keeps recv_inflight (a multishot recv stays armed across completions). -ENOBUFS:
 // the buffer ring was empty; the bytes wait in the socket and the loop re-arms the recv.
-void Connection::on_recv(int res, std::string_view bytes) noexcept {
+bool Connection::on_recv(int res, std::string_view bytes) noexcept {
   if (closing_ == Closing::now || res == -ECANCELED || res == -EAGAIN || res == -EINTR ||
       res == -ENOBUFS) {
-    return;
+    return false;
   }
   try {
     if (closing_ == Closing::lingering) {
       lingered_ += res > 0 ? static_cast<std::uint64_t>(res) : 0;
       if (res <= 0 || lingered_ > kMaxDiscardBytes) closing_ = Closing::now;
-      return;
+      return false;
     }
     if (res > 0) {
       if (websocket_open()) {
         ws_->receive_data(bytes);
-        return;
+        return false;
       }
       if (!ex_.in_request && !head_started_) {
         head_started_ = true;
         head_since_ = Clock::now();
       }
-      conn_.receive_data(bytes);
-      return;
+      conn_.lend_data(bytes);  // parsed in place by the next step(); the loop keeps the buffer
+      return true;
     }
     if (res == 0) {
       eof_seen_ = true;
@@ -184,13 +184,14 @@ void Connection::on_recv(int res, std::string_view bytes) noexcept {
         conn_.receive_eof();
       }
       // uvicorn's rule: EOF while the app owns the exchange is a disconnect (http.disconnect).
-      if (!ex_.with_app()) return;
+      if (!ex_.with_app()) return false;
     }
     end_exchange(true);  // ECONNRESET and friends, or EOF mid-exchange
     closing_ = Closing::now;
   } catch (...) {
     closing_ = Closing::now;
   }
+  return false;
 }
 
 void Connection::on_send(int res) noexcept {

@@ -131,8 +131,12 @@ class alignas(16) Connection {
 
   // ---- completions and inputs (I/O thread); none of these throw ------------------------------
   /// A recv completed: `res` as the CQE has it; for res > 0, `bytes` are what was read
-  /// (a provided buffer or recv_buffer()), copied before this returns.
-  void on_recv(int res, std::string_view bytes) noexcept;
+  /// (a provided buffer or recv_buffer()). True: the bytes were lent to the HTTP parser (parsed
+  /// in place by the next step()) and must stay valid until keep_input(); false: copied
+  /// before this returned.
+  bool on_recv(int res, std::string_view bytes) noexcept;
+  /// Copies what is left unparsed of lent bytes (after step(), before their buffer is reused).
+  void keep_input() { conn_.keep_input(); }
   void on_send(int res) noexcept;
   void on_hup(int res) noexcept;
   void on_splice(int res) noexcept;
@@ -172,6 +176,7 @@ class alignas(16) Connection {
   bool splice_inflight = false;
   bool cancel_sent = false;
   bool dirty = false;
+  bool lent_input = false;  ///< on_recv() lent bytes: keep_input() after the next step()
 
  private:
   enum class Closing : std::uint8_t { no, after_flush, lingering, now };

@@ -19,7 +19,11 @@
 //              (buffer_ring.hpp: kRecvBufferCount x kRecvBufferSize, registered by hand, as
 //              liburing 2.3 has no helper). Armed once while the connection wants bytes and
 //              left armed across completions (IORING_CQE_F_MORE); each CQE's buffer is fed to
-//              the connection, which copies what it keeps, and goes back to the ring in the
+//              the connection. HTTP bytes are lent to http1 (lend_data: parsed in place, the
+//              body copied once into the exchange's staging) and the buffer goes back to the
+//              ring after that connection's next step() has parsed them and kept any
+//              unparsed rest (step_dirty: keep_input, recycle, publish, all before the next
+//              submit); WebSocket bytes are copied at once and the buffer goes back in the
 //              same batch (BufferRing::publish() after the batch). Flow control: when the
 //              request body window or the WebSocket queue is full (wants_recv() false) the
 //              recv is cancelled (io_uring_prep_cancel64 on its user_data); completions that
@@ -481,8 +485,12 @@ class UringServer final : public Server {
     if ((cqe.flags & IORING_CQE_F_BUFFER) != 0) {
       const auto id = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
       const std::size_t n = cqe.res > 0 ? static_cast<std::size_t>(cqe.res) : 0;
-      c.on_recv(cqe.res, buffers_.bytes(id, n));
-      buffers_.recycle(id);
+      if (c.on_recv(cqe.res, buffers_.bytes(id, n))) {
+        c.lent_input = true;
+        lent_buffers_.push_back(id);  // back to the ring after the connection's next step()
+      } else {
+        buffers_.recycle(id);
+      }
       return;
     }
     if (cqe.res == -EINVAL && multishot) {
@@ -490,7 +498,8 @@ class UringServer final : public Server {
       return;
     }
     if (cqe.res > 0 && !multishot) {  // one-shot into the connection's own buffer
-      c.on_recv(cqe.res, std::string_view(c.recv_buffer(), static_cast<std::size_t>(cqe.res)));
+      c.lent_input |=
+          c.on_recv(cqe.res, std::string_view(c.recv_buffer(), static_cast<std::size_t>(cqe.res)));
       return;
     }
     c.on_recv(cqe.res, {});
@@ -609,7 +618,20 @@ class UringServer final : public Server {
     for (Connection* conn : dirty) {
       conn->dirty = false;
       conn->step(now);
+      if (conn->lent_input) {
+        conn->lent_input = false;
+        try {
+          conn->keep_input();  // before its buffer is reused: the next recv, or the ring
+        } catch (...) {
+          conn->abort();  // out of memory copying a partial head: drop the connection
+        }
+      }
       post_io(*conn);
+    }
+    if (!lent_buffers_.empty()) {
+      for (const std::uint16_t id : lent_buffers_) buffers_.recycle(id);
+      lent_buffers_.clear();
+      buffers_.publish();  // before the next submit, which may re-arm a recv that ran dry
     }
   }
 
@@ -749,6 +771,7 @@ class UringServer final : public Server {
   std::uint64_t wake_value_ = 0;
   std::unordered_map<Connection*, std::unique_ptr<Connection>> conns_;
   std::vector<Connection*> dirty_;
+  std::vector<std::uint16_t> lent_buffers_;  // provided buffers lent to a parser until step_dirty()
   bool accept_armed_ = false;
   bool accept_cancelling_ = false;
   Clock::time_point accept_retry_at_{};

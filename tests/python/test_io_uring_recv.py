@@ -76,6 +76,22 @@ def _read_response(sock) -> bytes:
     return body[:length]
 
 
+def test_pipelined_request_survives_its_receive_buffer_being_reused(server):
+    # The second request arrives in the same recv as the first and waits unparsed (one request
+    # at a time) while the first one's app sleeps. Meanwhile another connection's requests take
+    # every provided buffer in turn, so the first recv's buffer is refilled by the kernel: the
+    # waiting bytes must have been kept out of it (http1 keep_input) before it went back.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as piped, \
+            socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as busy:
+        piped.sendall(b"GET /slow?s=1.5 HTTP/1.1\r\nHost: t\r\n\r\n"
+                      b"GET /target/second-request-a1b2c3 HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.2)  # both requests read; the first one's app is sleeping
+        for i in range(600):  # > kRecvBufferCount recvs: the ring goes round twice
+            assert _raw_get(busy, "/target/busy-%d" % i) == b"/target/busy-%d" % i
+        assert _read_response(piped) == b"slow /slow?s=1.5"
+        assert _read_response(piped) == b"/target/second-request-a1b2c3"
+
+
 def test_large_body_arrives_whole(server):
     body = os.urandom(3 * 1024 * 1024 + 17)  # many 16 KiB buffers, and a last short one
     r = httpx.post(server.url + "/echo", content=body, timeout=TIMEOUT)

@@ -3,6 +3,7 @@ out, files by http.response.pathsend, and a look at the server process's own res
 in that process)."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -71,6 +72,13 @@ async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.pathsend", "path": query["path"]})
         return
+
+    if path == "/slow":  # answers after ?s= seconds, with its own target (pipelining tests)
+        await asyncio.sleep(float(query.get("s", "0.5")))
+        return await _respond(send, b"slow " + scope["raw_path"] + b"?" + scope["query_string"])
+
+    if path.startswith("/target/"):  # its own path back
+        return await _respond(send, scope["raw_path"])
 
     if path == "/pipes":
         return await _respond(send, str(_pipes()).encode())
