@@ -415,12 +415,14 @@ void Connection::refill_file() {
     bool ok = n >= 0;
     if (n > 0) {
       chunk.resize(static_cast<std::size_t>(n));
-      const std::size_t before = conn_.pending_output_bytes();
       ok = conn_.send_data(chunk).has_value();
       file_.read += static_cast<std::uint64_t>(n);
       file_.probed = true;
-      // Queued unframed: the rest of the file may go on the wire as it is.
-      if (ok && first && conn_.pending_output_bytes() - before == chunk.size() &&
+      // A raw body: the rest of the file may go on the wire as it is.
+      const http1::BodyFraming framing = conn_.body_framing();
+      if (ok && first &&
+          (framing == http1::BodyFraming::content_length ||
+           framing == http1::BodyFraming::until_close) &&
           start_splice()) {
         return;
       }
@@ -511,20 +513,10 @@ void Connection::on_splice(int res) noexcept {
   }
 }
 
-// http1 counts body bytes against Content-Length in send_data() and has no call for "n body
-// bytes went out another way", so each pipeful is handed to it as n placeholder bytes and
-// consumed at once, never written. Sound because its output queue is empty (next_splice() waits
-// for it) and the framing is raw (start_splice()): exactly those n bytes are pending. Done
-// before the pipeful goes to the socket, so a file longer than Content-Length never puts a byte
-// too many on the wire.
+// Each pipeful is counted by http1 (Content-Length) before it goes to the socket, so a file
+// longer than Content-Length never puts a byte too many on the wire.
 bool Connection::account_spliced(std::size_t n) {
-  static const char kPlaceholder[kSpliceChunk] = {};  // never read by the kernel or written out
-  static const http1::Hold kNoOwner(static_cast<const void*>(kPlaceholder), [](const void*) {});
-  if (n > sizeof kPlaceholder || conn_.pending_output_bytes() != 0) return false;
-  if (!conn_.send_data(std::string_view(kPlaceholder, n), kNoOwner)) return false;
-  if (conn_.pending_output_bytes() != n) return false;
-  conn_.consume_output(n);
-  return true;
+  return conn_.send_data_written(n).has_value();
 }
 
 // The app asked for something http1 refuses (e.g. more body than its Content-Length): the

@@ -31,14 +31,14 @@
 //   exchange, so a client leaving with the window full is still seen (ClientGone).
 //
 //   http.response.pathsend (start_file): the first kFileFirstChunk bytes are read() into the
-//   output queue, so a small file leaves with its head in one sendmsg. If http1 queued that
-//   chunk unframed (Content-Length or close-delimited: the bytes on the wire are the file's
-//   exactly; chunked adds framing, HEAD/204/304 drop it) and the file is regular, the rest is
+//   output queue, so a small file leaves with its head in one sendmsg. If http1 frames the
+//   body raw (body_framing(): Content-Length or close-delimited, the bytes on the wire are the
+//   file's exactly; chunked adds framing, HEAD/204/304 drop it) and the file is regular, the rest is
 //   spliced, file -> pipe -> socket, two unlinked IORING_OP_SPLICE steps per pipeful through a
 //   pipe of the connection's own (created on first use, closed with the connection), once
-//   http1's pending output (the head, the first chunk) is written. http1 counts body bytes
-//   against Content-Length in send_data() only, so each pipeful is reported to it as
-//   placeholder body consumed at once (account_spliced): more than Content-Length allows,
+//   http1's pending output (the head, the first chunk) is written. Each pipeful is counted
+//   by http1 before it goes out (send_data_written, in account_spliced): more than
+//   Content-Length allows,
 //   a file that ends early (it shrank), or a failed splice to the socket (the client left)
 //   closes the connection, never leaving a response hanging. A file splice cannot take
 //   (-EINVAL on its first step) goes back to read(); so do chunked responses.

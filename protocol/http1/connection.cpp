@@ -315,6 +315,21 @@ Result<void> ServerConnection::send_data(std::string_view bytes, Hold hold) {
   return ok();
 }
 
+Result<void> ServerConnection::send_data_written(std::size_t n) {
+  if (our_state_ != State::send_body || pending_bytes_ != 0 ||
+      (framing_.body != BodyFraming::content_length && framing_.body != BodyFraming::until_close)) {
+    return local(Errc::send_out_of_order,
+                 "body written past the output queue while it is framed, queued or not sent");
+  }
+  if (framing_.body == BodyFraming::content_length && n > framing_.length - body_sent_) {
+    our_state_ = State::error;
+    keep_alive_ = false;
+    return local(Errc::body_exceeds_content_length, "more body than Content-Length says");
+  }
+  body_sent_ += n;
+  return ok();
+}
+
 Result<void> ServerConnection::send_end(std::span<const Header> trailers) {
   if (our_state_ != State::send_body) {
     return local(Errc::send_out_of_order, "end of a response that was not started");

@@ -74,6 +74,15 @@ class ServerConnection {
   /// large bodies are referenced, not copied. Errors: body_exceeds_content_length,
   /// send_out_of_order.
   Result<void> send_data(std::string_view bytes, Hold hold = {});
+  /// How the current response's body goes on the wire (set by send(head)): only a raw body
+  /// (content_length, until_close) may be written by the caller itself, bytes as they are.
+  BodyFraming body_framing() const noexcept { return framing_.body; }
+  /// Counts `n` body bytes the caller wrote to the peer itself (a file spliced to the socket),
+  /// checked against Content-Length as send_data() would. Only while nothing is queued (they
+  /// follow everything queued) and the body is raw. Errors (local): send_out_of_order (no
+  /// body being sent, output still queued, or a framed/absent body),
+  /// body_exceeds_content_length.
+  Result<void> send_data_written(std::size_t n);
   /// Ends the response; trailers only go out on a chunked response. Errors:
   /// body_shorter_than_content_length, invalid_response_header_*, send_out_of_order.
   Result<void> send_end(std::span<const Header> trailers = {});

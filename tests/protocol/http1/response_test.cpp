@@ -119,6 +119,64 @@ TEST(Http1Response, BodyOverContentLengthIsLocalError) {
   EXPECT_TRUE(conn->should_close());
 }
 
+// send_data_written: body bytes the caller wrote itself (a spliced file) count against
+// Content-Length exactly as queued ones do, and only where the wire bytes are the body's.
+TEST(Http1Response, BodyWrittenElsewhereCountsAgainstContentLength) {
+  auto conn = after(kGet);
+  const Header h[] = {{"content-length", "10"}};
+  ASSERT_TRUE(conn->send({200, h, {}}));
+  EXPECT_EQ(conn->body_framing(), BodyFraming::content_length);
+  ASSERT_TRUE(conn->send_data("abc"));
+  // Still queued: bytes written past the queue would overtake them.
+  auto queued = conn->send_data_written(2);
+  ASSERT_FALSE(queued);
+  EXPECT_EQ(queued.error().code, Errc::send_out_of_order);
+  drain(*conn);
+  ASSERT_TRUE(conn->send_data_written(7));
+  EXPECT_TRUE(conn->send_end());  // 3 queued + 7 written = Content-Length
+  EXPECT_EQ(drain(*conn), "");
+  EXPECT_EQ(conn->our_state(), State::done);
+}
+
+TEST(Http1Response, BodyWrittenElsewhereOneByteOverContentLengthIsLocalError) {
+  auto conn = after(kGet);
+  const Header h[] = {{"content-length", "4"}};
+  ASSERT_TRUE(conn->send({200, h, {}}));
+  drain(*conn);
+  ASSERT_TRUE(conn->send_data_written(4));
+  auto r = conn->send_data_written(1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::body_exceeds_content_length);
+  EXPECT_EQ(conn->our_state(), State::error);
+  EXPECT_TRUE(conn->should_close());
+}
+
+TEST(Http1Response, BodyWrittenElsewhereIsRefusedForChunkedAndBodilessResponses) {
+  auto chunked = after(kGet);
+  ASSERT_TRUE(chunked->send({200, {}, {}}));
+  EXPECT_EQ(chunked->body_framing(), BodyFraming::chunked);
+  drain(*chunked);
+  auto r = chunked->send_data_written(1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::send_out_of_order);
+
+  auto head = after(kHead);
+  const Header h[] = {{"content-length", "4"}};
+  ASSERT_TRUE(head->send({200, h, {}}));
+  EXPECT_EQ(head->body_framing(), BodyFraming::none);
+  drain(*head);
+  EXPECT_FALSE(head->send_data_written(4));
+}
+
+TEST(Http1Response, BodyWrittenElsewhereIsAllowedForACloseDelimitedBody) {
+  auto conn = after(kGet10);
+  ASSERT_TRUE(conn->send({200, {}, {}}));
+  EXPECT_EQ(conn->body_framing(), BodyFraming::until_close);
+  drain(*conn);
+  ASSERT_TRUE(conn->send_data_written(1 << 20));
+  EXPECT_TRUE(conn->send_end());
+}
+
 TEST(Http1Response, EndBeforeContentLengthIsLocalError) {
   auto conn = after(kGet);
   const Header h[] = {{"content-length", "3"}};
