@@ -104,13 +104,22 @@ Options trace_options() {
   return o;
 }
 
+/// Up to 20 valid requests, serialised back to back (a pipelined stream).
+rc::Gen<std::string> gen_valid_stream() {
+  return rc::gen::map(
+      rc::gen::resize(
+          20, rc::gen::nonEmpty(rc::gen::container<std::vector<ClientRequest>>(gen_request()))),
+      [](const std::vector<ClientRequest>& requests) {
+        std::string stream;
+        for (const auto& r : requests) stream += serialise(r);
+        return stream;
+      });
+}
+
 // 1. Split invariance: any partition of a valid stream gives the same events.
 RC_GTEST_PROP(Http1Properties, AnySplitOfValidRequestsGivesTheSameTrace,
               (const std::vector<std::size_t>& cuts)) {
-  const auto requests = *rc::gen::resize(
-      20, rc::gen::nonEmpty(rc::gen::container<std::vector<ClientRequest>>(gen_request())));
-  std::string stream;
-  for (const auto& r : requests) stream += serialise(r);
+  std::string stream = *gen_valid_stream();
   const std::string whole = trace_request_stream(trace_options(), std::string_view(stream));
   RC_ASSERT(whole.find("\"error\"") == std::string::npos);
   const auto pieces = split_at(stream, cuts);
@@ -121,10 +130,7 @@ RC_GTEST_PROP(Http1Properties, AnySplitOfValidRequestsGivesTheSameTrace,
 // same events as copying them, for any split.
 RC_GTEST_PROP(Http1Properties, LentInputGivesTheSameTraceAsCopiedInput,
               (const std::vector<std::size_t>& cuts)) {
-  const auto requests = *rc::gen::resize(
-      20, rc::gen::nonEmpty(rc::gen::container<std::vector<ClientRequest>>(gen_request())));
-  std::string stream;
-  for (const auto& r : requests) stream += serialise(r);
+  std::string stream = *gen_valid_stream();
   if (*rc::gen::arbitrary<bool>()) stream += "GET /bad HTTP/1.1\r\nX: \x01\r\n\r\n";
   const auto pieces = split_at(stream, cuts);
   RC_ASSERT(trace_request_stream(trace_options(), pieces, Feed::lent) ==
