@@ -19,7 +19,9 @@
 //   - a Content-Length body delivers exactly that many bytes;
 //   - pending_output() views add up to pending_output_bytes(), none empty;
 //   - valid response calls succeed, a known-invalid one fails with its code;
-//   - trace_request_stream() gives the same trace for the whole stream and for it split in two.
+//   - trace_request_stream() gives the same trace for the whole stream and for it split in two,
+//     and the same again when the two pieces are lent (lend_data/keep_input, the buffer
+//     overwritten after each) instead of copied.
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -378,6 +380,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string whole = trace_request_stream(options, stream);
     const std::string split = trace_request_stream(options, two);
     if (whole != split) __builtin_trap();
+    if (trace_request_stream(options, two, Feed::lent) != split) __builtin_trap();
   }
   return 0;
 }
