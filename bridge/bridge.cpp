@@ -224,11 +224,6 @@ void Exchange::finish(bool raised, PyObject* exc) {
   py::object keep = bridge_->forget(id_);  // released at the end of this scope
 }
 
-void Exchange::on_app_done(py::handle task) {
-  const capi::TaskEnd end = capi::task_end(task);
-  finish(end.raised, end.exception.is_none() ? nullptr : end.exception.ptr());
-}
-
 void Exchange::on_app_failed(py::handle exc) { finish(true, exc.ptr()); }
 
 void Exchange::on_body(backend::BodyReceived& body) {

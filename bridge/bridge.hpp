@@ -49,8 +49,10 @@ class Exchange {
   /// The app's send(message): validates, submits, returns an awaitable (waits above the
   /// outbound high-water mark). Raises RuntimeError / ClientDisconnected.
   py::object send(py::handle message);
-  /// The app task's done callback: ends the cycle (500 / abort), logs, forgets the exchange.
-  void on_app_done(py::handle task);
+  /// The app's task ended (its done callback, capi::AppCalls::done), raising `exc` (null: it
+  /// returned, or was cancelled when `raised`): ends the cycle (500 / abort), logs, forgets the
+  /// exchange.
+  void finish(bool raised, PyObject* exc);
   /// The app could not even be called (app(...) or create_task raised).
   void on_app_failed(py::handle exc);
 
@@ -66,7 +68,6 @@ class Exchange {
   /// caller-driven backend instead of copied.
   void submit(const asgi::Actions& actions, PyObject* body = nullptr);
   void after_progress();
-  void finish(bool raised, PyObject* exc);
   PyObject* receive_event(asgi::ReceiveParts&& event);  // new reference
 
   Bridge* bridge_;

@@ -123,23 +123,6 @@ PyObject* guarded(F&& f) noexcept {
   return nullptr;
 }
 
-/// The app's receive/send and its task's done callback as plain C functions bound (as `self`)
-/// to an exchange's Handle<T> (HTTP or WebSocket): no pybind11 dispatch per call.
-template <class T>
-struct AppCalls {
-  static PyObject* receive(PyObject* self, PyObject* /*unused*/) {
-    return guarded([&] { return bound<T>(self).receive().release().ptr(); });
-  }
-  static PyObject* send(PyObject* self, PyObject* message) {
-    return guarded([&] { return bound<T>(self).send(message).release().ptr(); });
-  }
-  static PyObject* done(PyObject* self, PyObject* task) {
-    return guarded([&] {
-      bound<T>(self).on_app_done(task);
-      Py_RETURN_NONE;
-    });
-  }
-};
 
 /// True while a receive() waits on `waiter`. A waiter the app cancelled (asyncio.wait_for
 /// timing out) is forgotten here, so that what arrives next stays queued for the next
@@ -188,5 +171,24 @@ inline TaskEnd task_end(py::handle task) {
   const bool raised = !owned.is_none();
   return {raised, std::move(owned)};
 }
+
+/// The app's receive/send and its task's done callback as plain C functions bound (as `self`)
+/// to an exchange's Handle<T> (HTTP or WebSocket): no pybind11 dispatch per call.
+template <class T>
+struct AppCalls {
+  static PyObject* receive(PyObject* self, PyObject* /*unused*/) {
+    return guarded([&] { return bound<T>(self).receive().release().ptr(); });
+  }
+  static PyObject* send(PyObject* self, PyObject* message) {
+    return guarded([&] { return bound<T>(self).send(message).release().ptr(); });
+  }
+  static PyObject* done(PyObject* self, PyObject* task) {
+    return guarded([&] {
+      const TaskEnd end = task_end(task);
+      bound<T>(self).finish(end.raised, end.exception.is_none() ? nullptr : end.exception.ptr());
+      Py_RETURN_NONE;
+    });
+  }
+};
 
 }  // namespace lancet::bridge::capi

@@ -180,11 +180,6 @@ void WebSocketExchange::finish(bool raised, PyObject* exc) {
   py::object keep = owner_->forget(id_);  // released at the end of this scope
 }
 
-void WebSocketExchange::on_app_done(py::handle task) {
-  const capi::TaskEnd end = capi::task_end(task);
-  finish(end.raised, end.exception.is_none() ? nullptr : end.exception.ptr());
-}
-
 void WebSocketExchange::on_app_failed(py::handle exc) { finish(true, exc.ptr()); }
 
 void WebSocketExchange::on_received(backend::WebSocketReceived& message) {

@@ -53,8 +53,10 @@ class WebSocketExchange {
   /// The app's send(message): validates, submits, returns an awaitable (waits above the
   /// outbound high-water mark). Raises RuntimeError / TypeError / ClientDisconnected.
   py::object send(py::handle message);
-  /// The app task's done callback: ends the cycle (500, close), logs, forgets the exchange.
-  void on_app_done(py::handle task);
+  /// The app's task ended (its done callback, capi::AppCalls::done), raising `exc` (null: it
+  /// returned, or was cancelled when `raised`): ends the cycle (500, close), logs, forgets the
+  /// exchange.
+  void finish(bool raised, PyObject* exc);
   /// The app could not even be called.
   void on_app_failed(py::handle exc);
 
@@ -68,7 +70,6 @@ class WebSocketExchange {
   void submit(const asgi::WebSocketActions& actions);
   void report_consumed(bool all);
   void after_progress();
-  void finish(bool raised, PyObject* exc);
   PyObject* receive_event(asgi::WebSocketReceiveEvent&& event);  // new reference
   void log_answer(const char* what);
 
