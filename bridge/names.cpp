@@ -32,7 +32,7 @@ bool init_names() {
                   intern(n.v1_1, "1.1") && intern(n.receive, "receive") &&
                   intern(n.send, "send") && intern(n.add_done_callback, "add_done_callback") &&
                   intern(n.set_result, "set_result") && intern(n.done, "done") &&
-                  intern(n.cancelled, "cancelled") && intern(n.exception, "exception") &&
+                  intern(n.exception, "exception") &&
                   intern(n.subprotocols, "subprotocols") &&
                   intern(n.subprotocol, "subprotocol") && intern(n.bytes, "bytes") &&
                   intern(n.text, "text") && intern(n.code, "code") &&

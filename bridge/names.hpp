@@ -58,7 +58,6 @@ struct Names {
   PyObject* add_done_callback;
   PyObject* set_result;
   PyObject* done;
-  PyObject* cancelled;
   PyObject* exception;
   // the ClientDisconnected exception type (an OSError subclass)
   PyObject* client_disconnected;

@@ -32,7 +32,8 @@
 //              (EOF, error, -ENOBUFS when the ring ran dry in one burst, the cancel, or the
 //              kernel ending it) ends it; post_io() re-arms it while the connection wants
 //              bytes. -ENOBUFS leaves the bytes in the socket and cannot spin: the ring is
-//              full again (no buffer outlives its batch) before the next re-arm is submitted.
+//              full again (no buffer outlives the next step_dirty()) before the next re-arm is
+//              submitted.
 //              Fallback (a kernel without buffer rings, before 5.19: registration fails; or
 //              one refusing multishot recv with -EINVAL, 5.19): one-shot recv into a
 //              kReadChunk buffer each connection allocates on first use, as before the ring.
@@ -474,7 +475,8 @@ class UringServer final : public Server {
   /// A recv CQE. A multishot recv stays armed while IORING_CQE_F_MORE is set; without it the
   /// recv has ended (EOF, error, -ENOBUFS, cancelled, or the kernel stopped it) and post_io()
   /// re-arms it if the connection still wants bytes. A provided buffer goes back to the ring
-  /// as soon as the connection has copied its bytes.
+  /// at once when the connection copied its bytes (WebSocket, lingering), else after the
+  /// connection's next step() (lent to http1: step_dirty()).
   void on_recv_completion(Connection& c, const io_uring_cqe& cqe) {
     const bool multishot = c.recv_multishot;
     if ((cqe.flags & IORING_CQE_F_MORE) == 0) {
