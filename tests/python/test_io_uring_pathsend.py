@@ -124,6 +124,12 @@ class Conn:
                 return n
             n += len(chunk)
 
+    def __enter__(self) -> "Conn":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def close(self) -> None:
         self.sock.close()
 
@@ -146,8 +152,7 @@ SIZES = [0, 1, 100, FIRST_CHUNK - 1, FIRST_CHUNK, FIRST_CHUNK + 1, 200_000,
 
 
 def test_files_of_every_size_arrive_whole_on_one_keep_alive_connection(server, tmp_path):
-    conn = Conn(server)
-    try:
+    with Conn(server) as conn:
         for size in SIZES:
             path = _file(tmp_path, size, "f%d.bin" % size)
             status, fields, body = conn.get("/file?path=%s" % path)
@@ -157,96 +162,73 @@ def test_files_of_every_size_arrive_whole_on_one_keep_alive_connection(server, t
         # keep-alive after spliced responses: a plain request on the same connection
         status, _, body = conn.get("/pipes")
         assert status == 200 and body.isdigit()
-    finally:
-        conn.close()
 
 
 def test_a_content_length_response_is_spliced_through_a_pipe_of_the_connection(server, tmp_path):
     path = _file(tmp_path, 2 * 1024 * 1024)
     before = _pipes(server)
-    conn = Conn(server)
-    try:
+    with Conn(server) as conn:
         _, _, body = conn.get("/file?path=%s" % path)
         assert body == path.read_bytes()
         assert _pipes(server) == before + 2  # the pipe's two ends, open with the connection
         _, _, body = conn.get("/file?path=%s" % path)  # the same pipe again
         assert body == path.read_bytes()
         assert _pipes(server) == before + 2
-    finally:
-        conn.close()
     assert _eventually(lambda: _pipes(server) == before), "the pipe outlived its connection"
 
 
 def test_a_chunked_response_reads_the_file_and_needs_no_pipe(server, tmp_path):
     path = _file(tmp_path, 1024 * 1024 + 3)
     before = _pipes(server)
-    conn = Conn(server)
-    try:
+    with Conn(server) as conn:
         _, fields, body = conn.get("/file?chunked=1&path=%s" % path)
         assert fields[b"transfer-encoding"] == b"chunked"
         assert body == path.read_bytes()
         assert _pipes(server) == before
-    finally:
-        conn.close()
 
 
 def test_a_small_file_goes_with_its_head_and_needs_no_pipe(server, tmp_path):
     path = _file(tmp_path, FIRST_CHUNK)
     before = _pipes(server)
-    conn = Conn(server)
-    try:
+    with Conn(server) as conn:
         _, _, body = conn.get("/file?path=%s" % path)
         assert body == path.read_bytes()
         assert _pipes(server) == before
-    finally:
-        conn.close()
 
 
 def test_http10_close_delimited_response_is_spliced_to_the_end(server, tmp_path):
     path = _file(tmp_path, 1024 * 1024 + 5)
-    conn = Conn(server)
-    try:
+    with Conn(server) as conn:
         status, fields, body = conn.get("/file?chunked=1&path=%s" % path, version="1.0")
         assert status == 200
         assert b"content-length" not in fields and b"transfer-encoding" not in fields
         assert body == path.read_bytes()
-    finally:
-        conn.close()
 
 
 def test_head_request_sends_no_body_and_keeps_the_connection(server, tmp_path):
     path = _file(tmp_path, 500_000)
-    conn = Conn(server)
-    try:
+    with Conn(server) as conn:
         status, fields, _ = conn.get("/file?path=%s" % path, method="HEAD")
         assert status == 200 and fields[b"content-length"] == b"500000"
         _, _, body = conn.get("/file?path=%s" % path)
         assert body == path.read_bytes()
-    finally:
-        conn.close()
 
 
 def test_content_length_longer_than_the_file_closes_after_the_file(server, tmp_path):
     path = _file(tmp_path, 300_000)
-    conn = Conn(server)
-    try:
+    with Conn(server) as conn:
         conn.request("/file?length=400000&path=%s" % path)
         _, fields = conn.head()
         assert fields[b"content-length"] == b"400000"
         assert conn.read_until_eof() == 300_000  # then the connection closes, never hangs
-    finally:
-        conn.close()
 
 
 def test_content_length_shorter_than_the_file_never_sends_more(server, tmp_path):
     path = _file(tmp_path, 1024 * 1024)
-    conn = Conn(server)
-    try:
+    with Conn(server) as conn:
         conn.request("/file?length=100000&path=%s" % path)
         conn.head()
         assert conn.read_until_eof() <= 100_000
-    finally:
-        conn.close()
 
 
 def test_a_file_that_shrinks_while_being_sent_aborts_the_connection(server, tmp_path):
@@ -254,8 +236,7 @@ def test_a_file_that_shrinks_while_being_sent_aborts_the_connection(server, tmp_
     path = tmp_path / "shrinks.bin"
     with open(path, "wb") as f:
         f.truncate(size)  # sparse: quick to make, reads as zeros
-    conn = Conn(server, rcvbuf=64 * 1024)
-    try:
+    with Conn(server, rcvbuf=64 * 1024) as conn:
         conn.request("/file?path=%s" % path)
         _, fields = conn.head()
         assert fields[b"content-length"] == str(size).encode()
@@ -264,8 +245,6 @@ def test_a_file_that_shrinks_while_being_sent_aborts_the_connection(server, tmp_
         os.truncate(path, 1024 * 1024)
         received = conn.read_until_eof()
         assert received < size  # the response could not be completed: closed, not hung
-    finally:
-        conn.close()
 
 
 def test_client_leaving_mid_splice_frees_the_connection(server, tmp_path):
