@@ -1,33 +1,29 @@
 // One client connection of the io_uring backend: the protocol side of the echo-server shape.
 //
-// Layer: backends/io_uring. Drives protocol/http1 (framing, parsing, error responses),
-// protocol/classify (probes) and protocol/asgi (the scope); knows no HTTP itself and no
-// io_uring either: the loop (server.cpp) owns the ring, posts the operations this connection
-// asks for and calls back on their completion.
+// Layer: backends/io_uring. Knows no HTTP (the protocol side is common::Session's, as in every
+// backend: backends/common/session.hpp) and no io_uring either: the loop (server.cpp) owns the
+// ring, posts the operations this connection asks for and calls back on their completion.
 //
-// Theory of operation (the blocking backend's connection.hpp, made completion-driven)
+// Theory of operation (the session's turn, made completion-driven)
 //   Threads. Everything here runs on the I/O thread. The app thread reaches a connection only
 //   through the loop's inbox (server.cpp), which hands ops and body credit over with
 //   add_ops() / add_credit().
 //
 //   The loop calls on_recv / on_send / on_hup with each completion, on_timer when the
 //   connection's deadline() passes, and then step() once per loop turn for every connection
-//   touched in that turn. step() is the blocking backend's loop body:
-//     refresh Date; graceful shutdown; the inbox (credit first: the first credit sends 100
-//     Continue; then Outbound ops of the current exchange in order); parse (probes and 503s
-//     answered natively, other heads become RequestStarted); post body within the window;
-//     start the next cycle when both sides are done (pipelined requests are parsed next).
-//   Messages for the app go to Shared::outbox, posted once per loop turn.
+//   touched in that turn. step() is the session's turn: refresh Date; on_drain() once shutdown
+//   began; the inbox (credit first, then ops in order); pump(), refilling a pathsend body,
+//   while advance_cycle() starts a pipelined cycle. Messages for the app go to
+//   Shared::outbox, posted once per loop turn.
 //
 //   One send in flight. http1's pending_output() views are only valid until the next send*()
 //   or consume_output(), so while a sendmsg is in flight the connection touches no output:
 //   step() leaves the inbox and the parser alone until on_send() reports the bytes written.
 //
-//   Request body flow: as blocking: parsed body waits in Exchange::pending and goes to the app
-//   while posted - consumed < body_window; while the window is full wants_recv() is false and
-//   the loop stops the (multishot) recv, so TCP pushes back on the client. Bytes read before
-//   the recv stopped still arrive and wait in Exchange::pending (bounded by what one loop
-//   turn can read). A POLLRDHUP poll is posted once no recv is armed while the app owns the
+//   Request body flow: while the session's body window is full wants_recv() is false and the
+//   loop stops the (multishot) recv, so TCP pushes back on the client. Bytes read before the
+//   recv stopped still arrive and wait in the session (bounded by what one loop turn can
+//   read). A POLLRDHUP poll is posted once no recv is armed while the app owns the
 //   exchange, so a client leaving with the window full is still seen (ClientGone).
 //
 //   http.response.pathsend (start_file): the first kFileFirstChunk bytes are read() into the
@@ -43,15 +39,14 @@
 //   closes the connection, never leaving a response hanging. A file splice cannot take
 //   (-EINVAL on its first step) goes back to read(); so do chunked responses.
 //
-//   Endings: as blocking. A connection closing after an answer (error, Abort, Connection:
+//   Endings: a connection closing after an answer (error, Abort, Connection:
 //   close) lingers: SHUT_WR, then recv and drop for up to kLingerTime, so the client reads our
 //   last response before any reset.
 //
-//   WebSocket (port.hpp): as in blocking, a handshake head becomes a common::WebSocketSession
-//   (ws_) that owns the socket's bytes once the app accepted: recv completions feed it,
-//   prepare_send() takes its output, its deadline joins the loop's timers. Its timer may run
-//   while a sendmsg is in flight: queuing a ping moves no byte already handed to the kernel
-//   (the session's pending_output() contract).
+//   WebSocket: once the app accepted, the session's WebSocket owns the socket's bytes: recv
+//   completions feed it, prepare_send() takes its output, its deadline joins the loop's
+//   timers. Its timer may run while a sendmsg is in flight: queuing a ping moves no byte
+//   already handed to the kernel (WebSocketSession's pending_output() contract).
 #pragma once
 
 #include <sys/socket.h>
@@ -69,13 +64,10 @@
 #include <utility>
 #include <vector>
 
-#include "backends/common/send_account.hpp"
-#include "backends/common/websocket_session.hpp"
+#include "backends/common/session.hpp"
 #include "backends/port.hpp"
 #include "backends/server.hpp"
-#include "protocol/asgi/scope.hpp"
 #include "protocol/classify/probe_response.hpp"
-#include "protocol/http1/connection.hpp"
 
 namespace lancet::backend::io_uring {
 
@@ -117,15 +109,14 @@ struct SpliceStep {
 };
 
 // 16-byte aligned: the low 4 bits of a completion's user_data hold the Op (server.cpp).
-class alignas(16) Connection {
+class alignas(16) Connection : private common::Session::Host {
  public:
   /// Takes ownership of the connected socket `fd` (closed by the loop, not here).
   Connection(Shared& shared, int fd);
-  ~Connection();
+  ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  static constexpr std::uint64_t kMaxDiscardBytes = 1024 * 1024;
   static constexpr std::size_t kReadChunk = 64 * 1024;
   static constexpr std::size_t kMaxIov = 64;
 
@@ -136,7 +127,7 @@ class alignas(16) Connection {
   /// before this returned.
   bool on_recv(int res, std::string_view bytes) noexcept;
   /// Copies what is left unparsed of lent bytes (after step(), before their buffer is reused).
-  void keep_input() { conn_.keep_input(); }
+  void keep_input() { session_.keep_input(); }
   void on_send(int res) noexcept;
   void on_hup(int res) noexcept;
   void on_splice(int res) noexcept;
@@ -150,7 +141,7 @@ class alignas(16) Connection {
   void abort() noexcept;
 
   // ---- what the loop should post next ----------------------------------------------------------
-  bool closed() const noexcept { return closing_ == Closing::now; }
+  bool closed() const noexcept { return session_.closing() == Closing::now; }
   bool wants_recv() const noexcept;
   bool wants_send() const noexcept;
   bool wants_hup_poll() const noexcept;
@@ -179,79 +170,34 @@ class alignas(16) Connection {
   bool lent_input = false;  ///< on_recv() lent bytes: keep_input() after the next step()
 
  private:
-  enum class Closing : std::uint8_t { no, after_flush, lingering, now };
+  using Closing = common::Session::Closing;
 
-  /// The current request cycle. Reset by advance_cycle().
-  struct Exchange {
-    ExchangeId id = 0;           ///< 0: no exchange with the app (idle, probe, 503)
-    bool in_request = false;     ///< a request head arrived in this cycle
-    bool ended = false;          ///< the app side is done with it (End, Abort, gone)
-    bool expects_continue = false;
-    bool continue_sent = false;
-    bool body_complete = false;  ///< EndOfMessage seen
-    bool last_posted = false;    ///< BodyReceived with more_body=false posted
-    std::uint64_t posted = 0;
-    std::uint64_t consumed = 0;
-    std::uint64_t discarded = 0;
-    std::string pending;         ///< parsed body not yet posted (window full)
-    std::shared_ptr<ExchangeFlow> flow;
-    bool with_app() const noexcept { return id != 0 && !ended; }
-  };
+  // ---- common::Session::Host -------------------------------------------------------------------
+  ExchangeId begin_exchange() override { return shared_.begin_exchange(this); }
+  void end_exchange(ExchangeId id) override { shared_.end_exchange(id); }
+  classify::Readiness readiness() const override { return shared_.readiness(); }
+  bool open_file(const std::string& path) override;
+  bool sending_file() const override { return file_fd_ >= 0; }
 
   void run(Clock::time_point now);
   void refresh_date();
-  void check_drain();
-  void take_inbox();
-  void apply(Outbound& op);
-  void apply_head(SendHead& head);
-  void apply_data(SendData& data);
-  void apply_websocket(Outbound& op);
-  void start_file(const std::string& path);
+  void take_inbox(Clock::time_point now);
   void refill_file();
   bool start_splice();
   bool account_spliced(std::size_t n);
   void finish_file();
-  void pump_events();
-  void on_head(const http1::RequestHead& head);
-  void begin_websocket(const http1::RequestHead& head);
-  void after_websocket();
-  bool websocket_open() const noexcept { return ws_ && ws_->is_open(); }
-  common::WebSocketSession::Io websocket_io() { return {shared_.outbox, sends_}; }
-  bool has_output() const noexcept;
-  void on_data(std::string_view bytes);
-  void answer_probe(classify::ProbeKind kind, bool head_request);
-  asgi::HttpScope make_scope(const http1::RequestHead& head) const;
-  void post_body();
-  bool advance_cycle(Clock::time_point now);
-  void end_exchange(bool client_gone);
-  void app_finished();
-  void local_failure();
-  bool window_open() const noexcept;
 
   Shared& shared_;
-  http1::ServerConnection conn_;
-  std::optional<asgi::Address> peer_;
-  std::optional<asgi::Address> local_;
-  Exchange ex_;
-  common::SendAccount sends_;  // response bytes still unwritten, for Drained
-  std::unique_ptr<common::WebSocketSession> ws_;  // a WebSocket handshake or connection
+  common::Session session_;
   std::vector<std::pair<ExchangeId, Outbound>> ops_in_;
   std::vector<std::pair<ExchangeId, std::size_t>> credit_in_;
   std::unique_ptr<char[]> own_buf_;  // one-shot recv without a buffer ring (recv_buffer())
   std::array<iovec, kMaxIov> iov_{};
   msghdr msg_{};
-  Closing closing_ = Closing::no;
-  bool eof_seen_ = false;
-  bool hup_seen_ = false;      // the POLLRDHUP poll fired
-  bool drain_seen_ = false;
-  bool fresh_ = true;          // no request finished yet on this connection
-  bool head_started_ = false;  // bytes of the next request head arrived
-  Clock::time_point opened_;
-  Clock::time_point idle_since_;
-  Clock::time_point head_since_;
+  bool hup_seen_ = false;   // the POLLRDHUP poll fired
+  bool lingering_ = false;  // half-closed after our last response, reading and dropping
   Clock::time_point linger_until_;
   std::uint64_t lingered_ = 0;
-  std::int64_t date_second_ = -1;
   int file_fd_ = -1;
   /// The pathsend file being sent (file_fd_): read() into the output queue, or spliced.
   struct FileSend {
