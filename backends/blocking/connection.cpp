@@ -12,13 +12,12 @@
 #include <string_view>
 
 #include "backends/common/listener.hpp"
+#include "backends/common/socket_io.hpp"
 
 namespace lancet::backend::blocking {
 namespace {
 
 constexpr std::size_t kReadChunk = 64 * 1024;
-constexpr std::size_t kFileChunk = 64 * 1024;
-constexpr std::size_t kMaxIov = 64;
 constexpr auto kLingerTime = std::chrono::milliseconds(500);
 
 }  // namespace
@@ -155,42 +154,22 @@ bool Connection::open_file(const std::string& path) {
 }
 
 void Connection::refill_file() {
-  http1::ServerConnection& http = session_.http();
-  while (file_fd_ >= 0 && http.pending_output_bytes() < 4 * kFileChunk) {
-    std::string chunk(kFileChunk, '\0');
-    const ssize_t n = read(file_fd_, chunk.data(), chunk.size());
-    if (n < 0 && errno == EINTR) continue;
-    bool ok = n >= 0;
-    if (n > 0) {
-      chunk.resize(static_cast<std::size_t>(n));
-      ok = http.send_data(chunk).has_value();
-      if (ok) continue;
-    }
-    close(file_fd_);
-    file_fd_ = -1;
-    if (ok) ok = http.send_end().has_value();  // n == 0: end of file
-    if (!ok) session_.close(Closing::now);
-  }
+  if (file_fd_ < 0) return;
+  const common::FileBody state = common::read_file_body(file_fd_, session_.http());
+  if (state == common::FileBody::reading) return;
+  close(file_fd_);
+  file_fd_ = -1;
+  if (state == common::FileBody::failed) session_.close(Closing::now);
 }
 
 void Connection::flush() {
-  std::array<std::string_view, kMaxIov> views;
-  std::array<iovec, kMaxIov> iov;
   while (session_.closing() != Closing::now) {
     refill_file();
     if (!session_.has_output()) return;
-    const std::size_t n = session_.pending_output(views);
-    for (std::size_t i = 0; i < n; ++i) {
-      iov[i].iov_base = const_cast<char*>(views[i].data());
-      iov[i].iov_len = views[i].size();
-    }
-    msghdr msg{};
-    msg.msg_iov = iov.data();
-    msg.msg_iovlen = n;
-    const ssize_t written = sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    const ssize_t written = common::send_pending(fd_, session_);
+    if (written == -EINTR) continue;
+    if (written == -EAGAIN || written == -EWOULDBLOCK) return;
     if (written < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       session_.client_gone();  // EPIPE, ECONNRESET: the client left
       return;
     }

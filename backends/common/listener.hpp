@@ -1,6 +1,6 @@
-// Listening sockets and socket addresses for the blocking backend.
+// Listening sockets and socket addresses, for every backend.
 //
-// Layer: backends/blocking. Opens the one listening socket a ServerConfig names (host+port, a
+// Layer: backends/common. Opens the one listening socket a ServerConfig names (host+port, a
 // Unix socket path, or an inherited fd) and describes socket addresses as ASGI needs them.
 // No HTTP here.
 #pragma once
