@@ -1,7 +1,6 @@
 // One connection of the blocking backend. See connection.hpp for the theory of operation.
 #include "backends/blocking/connection.hpp"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -58,7 +57,7 @@ void Connection::serve() {
     session_.keep_input();  // before the next read reuses read_buf_
     post_outbox();
     if (session_.closing() == Closing::now) break;
-    if (session_.closing() == Closing::after_flush && !session_.has_output() && file_fd_ < 0) {
+    if (session_.closing() == Closing::after_flush && !session_.has_output() && !file_.active()) {
       break;
     }
     wait_for_io();
@@ -72,8 +71,7 @@ void Connection::finish() noexcept {
   } catch (...) {
   }
   post_outbox();
-  if (file_fd_ >= 0) close(file_fd_);
-  file_fd_ = -1;
+  file_.close();
   if (lingering) linger();
   close(fd_);
 }
@@ -146,25 +144,9 @@ void Connection::take_inbox() {
   for (auto& [id, op] : ops) session_.on_op(id, op, now);
 }
 
-// http.response.pathsend: the head went out already; the file's bytes follow as body, read in
-// chunks as the output queue drains (refill_file), then the response ends.
-bool Connection::open_file(const std::string& path) {
-  file_fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  return file_fd_ >= 0;
-}
-
-void Connection::refill_file() {
-  if (file_fd_ < 0) return;
-  const common::FileBody state = common::read_file_body(file_fd_, session_.http());
-  if (state == common::FileBody::reading) return;
-  close(file_fd_);
-  file_fd_ = -1;
-  if (state == common::FileBody::failed) session_.close(Closing::now);
-}
-
 void Connection::flush() {
   while (session_.closing() != Closing::now) {
-    refill_file();
+    file_.refill(session_);
     if (!session_.has_output()) return;
     const ssize_t written = common::send_pending(fd_, session_);
     if (written == -EINTR) continue;

@@ -39,6 +39,7 @@
 
 #include "backends/blocking/core.hpp"
 #include "backends/common/session.hpp"
+#include "backends/common/socket_io.hpp"
 #include "backends/port.hpp"
 
 namespace lancet::backend::blocking {
@@ -71,14 +72,13 @@ class Connection : public std::enable_shared_from_this<Connection>,
   ExchangeId begin_exchange() override { return core_.begin_exchange(shared_from_this()); }
   void end_exchange(ExchangeId id) override { core_.end_exchange(id); }
   classify::Readiness readiness() const override { return core_.readiness(); }
-  bool open_file(const std::string& path) override;
-  bool sending_file() const override { return file_fd_ >= 0; }
+  bool open_file(const std::string& path) override { return file_.open(path); }
+  bool sending_file() const override { return file_.active(); }
 
   void serve();
   void finish() noexcept;
   void refresh_date();
   void take_inbox();
-  void refill_file();
   void flush();
   void wait_for_io();
   std::optional<Clock::time_point> next_deadline() const;
@@ -99,7 +99,7 @@ class Connection : public std::enable_shared_from_this<Connection>,
   std::vector<Inbound> outbox_;  // before session_, which holds a reference to it
   common::Session session_;
   std::string read_buf_;
-  int file_fd_ = -1;
+  common::PathsendFile file_;  // an http.response.pathsend body
 };
 
 }  // namespace lancet::backend::blocking

@@ -1,6 +1,7 @@
 // See socket_io.hpp.
 #include "backends/common/socket_io.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -33,18 +34,35 @@ ssize_t send_pending(int fd, const Session& session) noexcept {
   return written < 0 ? -errno : written;
 }
 
-FileBody read_file_body(int fd, http1::ServerConnection& http) {
-  while (http.pending_output_bytes() < kFileQueueBytes) {
+bool PathsendFile::open(const std::string& path) noexcept {
+  close();
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  return fd_ >= 0;
+}
+
+void PathsendFile::close() noexcept {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+void PathsendFile::refill(Session& session) {
+  http1::ServerConnection& http = session.http();
+  while (fd_ >= 0 && http.pending_output_bytes() < kFileQueueBytes) {
     auto chunk = std::make_shared<std::string>(kFileChunk, '\0');
-    const ssize_t n = read(fd, chunk->data(), chunk->size());
+    const ssize_t n = read(fd_, chunk->data(), chunk->size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return FileBody::failed;
-    if (n == 0) return http.send_end() ? FileBody::ended : FileBody::failed;
-    chunk->resize(static_cast<std::size_t>(n));
-    const std::string_view bytes = *chunk;
-    if (!http.send_data(bytes, std::move(chunk))) return FileBody::failed;
+    bool ok = n > 0;
+    if (ok) {
+      chunk->resize(static_cast<std::size_t>(n));
+      const std::string_view bytes = *chunk;
+      if (http.send_data(bytes, std::move(chunk))) continue;
+      ok = false;
+    } else if (n == 0) {
+      ok = http.send_end().has_value();  // end of file
+    }
+    close();
+    if (!ok) session.close(Session::Closing::now);
   }
-  return FileBody::reading;
 }
 
 }  // namespace lancet::backend::common

@@ -1,6 +1,6 @@
 // The system calls the readiness-based backends (blocking, libevent) make the same way: one
 // sendmsg() of a session's pending output, and a pathsend body read from its file into http1's
-// output queue. io_uring submits the same work through its ring instead.
+// output queue. io_uring submits the same work through its ring, and splices files.
 //
 // Layer: backends/common. Calls on descriptors the caller owns; no HTTP decisions (those are
 // the session's and http1's).
@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <string>
 
 #include "backends/common/session.hpp"
 #include "protocol/http1/connection.hpp"
@@ -24,15 +25,29 @@ inline constexpr std::size_t kFileQueueBytes = 4 * kFileChunk;
 /// Returns the bytes written (the caller reports them with session.written()), or -errno.
 ssize_t send_pending(int fd, const Session& session) noexcept;
 
-enum class FileBody : unsigned char {
-  reading,  ///< more to read once the output queue drains
-  ended,    ///< end of file: the response is ended (http1's send_end)
-  failed,   ///< a read error, or http1 refused (the file outgrew Content-Length, or shrank
-            ///< below it): the response cannot be completed; close the connection
-};
+/// An http.response.pathsend body read from its file (Session::Host::open_file()): the bytes go
+/// into http1's output queue, lent without a copy, in kFileChunk reads while the queue holds
+/// less than kFileQueueBytes; the response ends at the end of the file.
+class PathsendFile {
+ public:
+  PathsendFile() = default;
+  ~PathsendFile() { close(); }
+  PathsendFile(const PathsendFile&) = delete;
+  PathsendFile& operator=(const PathsendFile&) = delete;
 
-/// Reads the pathsend file `fd` into `http`'s output queue (lent, not copied) while the queue
-/// holds less than kFileQueueBytes. The caller closes `fd` once this says ended or failed.
-FileBody read_file_body(int fd, http1::ServerConnection& http);
+  /// False: the file cannot be opened.
+  bool open(const std::string& path) noexcept;
+  /// A body is still being read (the cycle cannot end yet).
+  bool active() const noexcept { return fd_ >= 0; }
+  /// Reads what the queue has room for. At the end of the file, ends the response and closes
+  /// the file. A read error, or http1 refusing (the file outgrew Content-Length, or shrank below
+  /// it), closes the file and the connection (session.close(now)): the response cannot be
+  /// completed.
+  void refill(Session& session);
+  void close() noexcept;
+
+ private:
+  int fd_ = -1;
+};
 
 }  // namespace lancet::backend::common

@@ -1,7 +1,6 @@
 // One connection of the libevent backend. See connection.hpp for the theory of operation.
 #include "backends/libevent/connection.hpp"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -32,7 +31,6 @@ Connection::Connection(Core& core, int fd)
 Connection::~Connection() {
   if (io_ev_ != nullptr) event_free(io_ev_);
   if (timer_ev_ != nullptr) event_free(timer_ev_);
-  if (file_fd_ >= 0) close(file_fd_);
   if (fd_ >= 0) close(fd_);
 }
 
@@ -95,7 +93,7 @@ void Connection::step() noexcept {
     session_.close(Closing::now);
   }
   if (session_.closing() == Closing::now ||
-      (session_.closing() == Closing::after_flush && !session_.has_output() && file_fd_ < 0)) {
+      (session_.closing() == Closing::after_flush && !session_.has_output() && !file_.active())) {
     return finish();
   }
   if (const auto due = session_.deadline()) {
@@ -139,25 +137,9 @@ void Connection::on_op(ExchangeId id, Outbound& op) {
   session_.on_op(id, op, Clock::now());
 }
 
-// http.response.pathsend: the head went out already; the file's bytes follow as body, read in
-// chunks as the output queue drains (refill_file), then the response ends.
-bool Connection::open_file(const std::string& path) {
-  file_fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  return file_fd_ >= 0;
-}
-
-void Connection::refill_file() {
-  if (file_fd_ < 0) return;
-  const common::FileBody state = common::read_file_body(file_fd_, session_.http());
-  if (state == common::FileBody::reading) return;
-  close(file_fd_);
-  file_fd_ = -1;
-  if (state == common::FileBody::failed) session_.close(Closing::now);
-}
-
 void Connection::flush() {
   while (session_.closing() != Closing::now) {
-    refill_file();
+    file_.refill(session_);
     if (!session_.has_output() || !writable_) return;
     const ssize_t written = common::send_pending(fd_, session_);
     if (written == -EINTR) continue;
@@ -258,8 +240,7 @@ void Connection::close_now() noexcept {
   }
   if (io_ev_ != nullptr) event_del(io_ev_);
   if (timer_ev_ != nullptr) event_del(timer_ev_);
-  if (file_fd_ >= 0) close(file_fd_);
-  file_fd_ = -1;
+  file_.close();
   close(fd_);
   fd_ = -1;
   core_.retire(this);

@@ -41,6 +41,7 @@
 #include <string>
 
 #include "backends/common/session.hpp"
+#include "backends/common/socket_io.hpp"
 #include "backends/libevent/core.hpp"
 #include "backends/port.hpp"
 
@@ -75,8 +76,8 @@ class Connection : private common::Session::Host {
   ExchangeId begin_exchange() override { return core_.begin_exchange(this); }
   void end_exchange(ExchangeId id) override { core_.end_exchange(id); }
   classify::Readiness readiness() const override { return core_.readiness(); }
-  bool open_file(const std::string& path) override;
-  bool sending_file() const override { return file_fd_ >= 0; }
+  bool open_file(const std::string& path) override { return file_.open(path); }
+  bool sending_file() const override { return file_.active(); }
 
   // ---- libevent trampolines (noexcept: failure closes the connection) ------------------------
   static void on_io(evutil_socket_t fd, short what, void* arg) noexcept;
@@ -85,7 +86,6 @@ class Connection : private common::Session::Host {
   void handle_timer();
 
   void run_protocol();
-  void refill_file();
   void flush();
   bool peer_hung_up() const;
   void read_some();
@@ -107,7 +107,7 @@ class Connection : private common::Session::Host {
   bool closed_ = false;
   std::uint64_t lingered_ = 0;
   std::optional<Clock::time_point> timer_at_;
-  int file_fd_ = -1;
+  common::PathsendFile file_;  // an http.response.pathsend body
 };
 
 }  // namespace lancet::backend::libevent

@@ -280,6 +280,31 @@ def test_pathsend(client, tmp_path):
     assert r.content == payload
 
 
+def test_pathsend_larger_than_the_output_queue(client, tmp_path):
+    # Over the 256 KiB a backend queues from a file at once: the rest is read as the socket
+    # drains, and the response ends at the end of the file.
+    f = tmp_path / "big.bin"
+    payload = os.urandom(1024 * 1024 + 12345)
+    f.write_bytes(payload)
+    r = client.get("/pathsend?" + str(f))
+    assert r.status_code == 200
+    assert r.content == payload
+    assert client.get("/pathsend?" + str(f)).content == payload  # the connection goes on
+
+
+def test_pathsend_of_a_missing_file_drops_that_connection_only(server, client, tmp_path):
+    # The head is already sent as far as the app knows: nothing valid can follow it, so the
+    # connection closes without a response; the server goes on.
+    raw = raw_request(server, b"GET /pathsend?" + str(tmp_path / "missing").encode() +
+                      b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    # Nothing, or the head alone if it was written before the file was asked for: never a
+    # complete (chunked) response.
+    assert raw == b"" or (raw.startswith(b"HTTP/1.1 200") and not raw.endswith(b"0\r\n\r\n")), raw
+    f = tmp_path / "there.bin"
+    f.write_bytes(b"still here")
+    assert client.get("/pathsend?" + str(f)).content == b"still here"
+
+
 # ---- disconnect ------------------------------------------------------------------------------------
 
 def test_disconnect_receive_and_send_raises_oserror(server, client):
