@@ -187,8 +187,15 @@ void Session::apply_end(SendEnd& end) {
 }
 
 // http.response.pathsend: the head went out already; the backend sends the file's bytes as the
-// body and ends the response. The app is done with the exchange now.
+// body and ends the response. The app is done with the exchange now. A response with no body on
+// the wire (HEAD, 204, 304) ends here: reading a file only to drop it would cost its whole
+// size, and forever for an endless one (/dev/zero).
 void Session::apply_file(const std::string& path) {
+  if (http_.body_framing() == http1::BodyFraming::none) {
+    if (!http_.send_end()) return local_failure();
+    app_finished();
+    return;
+  }
   if (!host_.open_file(path)) {
     end_exchange(true);  // the head is out: nothing valid can follow
     closing_ = Closing::now;

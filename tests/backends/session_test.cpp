@@ -381,6 +381,18 @@ TEST(Session, PathsendHandsTheFileToTheBackendAndHoldsTheCycle) {
   EXPECT_EQ(f.posted<RequestStarted>().size(), 2u);
 }
 
+TEST(Session, PathsendOnAHeadRequestEndsWithoutTheFile) {
+  Fixture f;
+  f.feed("HEAD /f HTTP/1.1\r\nHost: t\r\n\r\nGET /next HTTP/1.1\r\nHost: t\r\n\r\n");
+  f.op(1, SendHead{200, {{"content-length", "3"}}});
+  f.op(1, SendFile{"/dev/zero"});
+  EXPECT_TRUE(f.host.files.empty());  // not opened: nothing of it goes on the wire
+  EXPECT_EQ(f.host.ended, (std::vector<ExchangeId>{1}));
+  EXPECT_EQ(f.written.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << f.written;
+  ASSERT_EQ(f.posted<RequestStarted>().size(), 2u);  // the response ended: the next cycle
+  EXPECT_EQ(f.posted<RequestStarted>()[1].scope.path, "/next");
+}
+
 TEST(Session, PathsendOfAFileThatCannotOpenDropsTheConnection) {
   Fixture f;
   f.host.file_opens = false;

@@ -292,6 +292,14 @@ def test_pathsend_larger_than_the_output_queue(client, tmp_path):
     assert client.get("/pathsend?" + str(f)).content == payload  # the connection goes on
 
 
+def test_pathsend_on_head_sends_the_head_without_reading_the_file(client):
+    # /dev/zero never ends: a server that read the file to drop its bytes would never answer.
+    r = client.head("/pathsend?/dev/zero")
+    assert r.status_code == 200
+    assert r.content == b""
+    assert client.post("/echo", content=b"after").status_code == 200  # the connection goes on
+
+
 def test_pathsend_of_a_missing_file_drops_that_connection_only(server, client, tmp_path):
     # The head is already sent as far as the app knows: nothing valid can follow it, so the
     # connection closes without a response; the server goes on.
