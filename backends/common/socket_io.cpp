@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -34,9 +35,20 @@ ssize_t send_pending(int fd, const Session& session) noexcept {
   return written < 0 ? -errno : written;
 }
 
+OpenedFile open_regular_file(const std::string& path) noexcept {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return {};
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return {};
+  }
+  return {fd, static_cast<std::uint64_t>(st.st_size)};
+}
+
 bool PathsendFile::open(const std::string& path) noexcept {
   close();
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  fd_ = open_regular_file(path).fd;
   return fd_ >= 0;
 }
 

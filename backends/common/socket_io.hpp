@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "backends/common/session.hpp"
@@ -25,6 +26,17 @@ inline constexpr std::size_t kFileQueueBytes = 4 * kFileChunk;
 /// Returns the bytes written (the caller reports them with session.written()), or -errno.
 ssize_t send_pending(int fd, const Session& session) noexcept;
 
+/// A file opened for an http.response.pathsend body, or fd -1.
+struct OpenedFile {
+  int fd = -1;
+  std::uint64_t size = 0;  ///< st_size at open
+};
+
+/// Opens `path` for an http.response.pathsend body: regular files only (a FIFO, a device or a
+/// directory could block the I/O thread, fail every read, or never end), and without waiting
+/// (O_NONBLOCK: opening a FIFO for reading would wait for a writer; regular files ignore it).
+OpenedFile open_regular_file(const std::string& path) noexcept;
+
 /// An http.response.pathsend body read from its file (Session::Host::open_file()): the bytes go
 /// into http1's output queue, lent without a copy, in kFileChunk reads while the queue holds
 /// less than kFileQueueBytes; the response ends at the end of the file.
@@ -35,7 +47,7 @@ class PathsendFile {
   PathsendFile(const PathsendFile&) = delete;
   PathsendFile& operator=(const PathsendFile&) = delete;
 
-  /// False: the file cannot be opened.
+  /// False: the file cannot be opened, or is not a regular file (open_regular_file()).
   bool open(const std::string& path) noexcept;
   /// A body is still being read (the cycle cannot end yet).
   bool active() const noexcept { return fd_ >= 0; }

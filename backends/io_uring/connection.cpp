@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include <string_view>
 
 #include "backends/common/listener.hpp"
+#include "backends/common/socket_io.hpp"
 
 namespace lancet::backend::io_uring {
 namespace {
@@ -241,14 +241,11 @@ void Connection::take_inbox(Clock::time_point now) {
 // chunks as the output queue drains (refill_file), or spliced after the first chunk
 // (start_splice), then the response ends.
 bool Connection::open_file(const std::string& path) {
-  file_fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (file_fd_ < 0) return false;
+  const common::OpenedFile opened = common::open_regular_file(path);
+  if (opened.fd < 0) return false;
+  file_fd_ = opened.fd;
   file_ = FileSend{};
-  struct stat st {};
-  if (fstat(file_fd_, &st) == 0 && S_ISREG(st.st_mode)) {
-    file_.regular = true;
-    file_.size = static_cast<std::uint64_t>(st.st_size);
-  }
+  file_.size = opened.size;
   return true;
 }
 
@@ -293,10 +290,10 @@ void Connection::finish_file() {
   if (!session_.http().send_end()) session_.close(Closing::now);
 }
 
-/// Switches the rest of the file to splice, if it is a regular file with bytes left and a pipe
+/// Switches the rest of the file to splice, if the file has bytes left and a pipe
 /// can be had; false: keep reading.
 bool Connection::start_splice() {
-  if (!file_.regular || file_.size <= file_.read) return false;
+  if (file_.size <= file_.read) return false;
   if (pipe_[0] < 0) {
     if (pipe2(pipe_, O_CLOEXEC) != 0) {
       pipe_[0] = pipe_[1] = -1;

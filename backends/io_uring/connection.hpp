@@ -26,17 +26,17 @@
 //   read). A POLLRDHUP poll is posted once no recv is armed while the app owns the
 //   exchange, so a client leaving with the window full is still seen (ClientGone).
 //
-//   http.response.pathsend (start_file): the first kFileFirstChunk bytes are read() into the
-//   output queue, so a small file leaves with its head in one sendmsg. If http1 frames the
-//   body raw (body_framing(): Content-Length or close-delimited, the bytes on the wire are the
-//   file's exactly; chunked adds framing, HEAD/204/304 drop it) and the file is regular, the rest is
-//   spliced, file -> pipe -> socket, two unlinked IORING_OP_SPLICE steps per pipeful through a
-//   pipe of the connection's own (created on first use, closed with the connection), once
-//   http1's pending output (the head, the first chunk) is written. Each pipeful is counted
-//   by http1 before it goes out (send_data_written, in account_spliced): more than
-//   Content-Length allows,
-//   a file that ends early (it shrank), or a failed splice to the socket (the client left)
-//   closes the connection, never leaving a response hanging. A file splice cannot take
+//   http.response.pathsend (open_file: regular files only, common::open_regular_file; the
+//   session never asks for a response without a body on the wire): the first kFileFirstChunk
+//   bytes are read() into the output queue, so a small file leaves with its head in one
+//   sendmsg. If http1 frames the body raw (body_framing(): Content-Length or close-delimited,
+//   the bytes on the wire are the file's exactly; chunked adds framing), the rest is spliced,
+//   file -> pipe -> socket, two unlinked IORING_OP_SPLICE steps per pipeful through a pipe of
+//   the connection's own (created on first use, closed with the connection), once http1's
+//   pending output (the head, the first chunk) is written. Each pipeful is counted by http1
+//   before it goes out (send_data_written, in account_spliced): more than Content-Length
+//   allows, a file that ends early (it shrank), or a failed splice to the socket (the client
+//   left) closes the connection, never leaving a response hanging. A file splice cannot take
 //   (-EINVAL on its first step) goes back to read(); so do chunked responses.
 //
 //   Endings: a connection closing after an answer (error, Abort, Connection:
@@ -201,9 +201,8 @@ class alignas(16) Connection : private common::Session::Host {
   int file_fd_ = -1;
   /// The pathsend file being sent (file_fd_): read() into the output queue, or spliced.
   struct FileSend {
-    std::uint64_t size = 0;       ///< st_size at open (regular files only)
+    std::uint64_t size = 0;       ///< st_size at open (pathsend opens regular files only)
     std::uint64_t read = 0;       ///< bytes read() so far (the file position)
-    bool regular = false;
     bool probed = false;          ///< the first chunk went to http1: framing is known
     bool splicing = false;        ///< the rest goes file -> pipe -> socket (on_splice())
     bool filling = false;         ///< the splice in flight is file -> pipe

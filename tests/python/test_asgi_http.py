@@ -292,6 +292,24 @@ def test_pathsend_larger_than_the_output_queue(client, tmp_path):
     assert client.get("/pathsend?" + str(f)).content == payload  # the connection goes on
 
 
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_pathsend_of_anything_but_a_regular_file_drops_that_connection(server, client, tmp_path,
+                                                                      kind):
+    # A FIFO without a writer would block the I/O thread in open(); a directory fails every
+    # read; /dev/zero never ends. Only regular files are sent.
+    path = {"fifo": tmp_path / "fifo", "directory": tmp_path, "device": "/dev/zero"}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    started = time.monotonic()
+    raw = raw_request(server, b"GET /pathsend?" + str(path).encode() +
+                      b" HTTP/1.1\r\nHost: x\r\n\r\n", timeout=5)
+    assert time.monotonic() - started < 4, "the connection was not closed"
+    assert len(raw) < 4096, raw[:300]  # not a stream of /dev/zero
+    assert raw in (b"", b"<RESET>") or (
+        raw.startswith(b"HTTP/1.1 200") and not raw.endswith(b"0\r\n\r\n")), raw
+    assert client.post("/echo", content=b"still up").content == b"still up"
+
+
 def test_pathsend_on_head_sends_the_head_without_reading_the_file(client):
     # /dev/zero never ends: a server that read the file to drop its bytes would never answer.
     r = client.head("/pathsend?/dev/zero")
