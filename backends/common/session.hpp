@@ -140,22 +140,20 @@ class Session {
   /// the shutdown deadline): ClientGone if the app owns the exchange, close now. Also what a
   /// backend calls when it drops a connection for any other reason.
   void client_gone() noexcept;
-  /// The app's response cannot be completed (an op http1 refused, a lost file): ClientGone,
-  /// close after what is queued.
-  void local_failure();
   /// `n` bytes of pending_output() were written.
   void written(std::size_t n);
 
   bool has_output() const noexcept;
-  /// Up to out.size() pending output pieces, valid until written() or the next turn step.
+  /// Up to out.size() pending output pieces. Views of HTTP output are valid until written()
+  /// or the next call that queues output (on_op, on_credit, pump, on_timer, on_drain).
   std::size_t pending_output(std::span<std::string_view> out) const;
 
-  // ---- timers ------------------------------------------------------------------------------------
+  // ---- timers -----------------------------------------------------------------------------------
   /// When on_timer() next has something to do, if ever (see the file comment).
   std::optional<Clock::time_point> deadline() const noexcept;
   void on_timer(Clock::time_point now);
 
-  // ---- state -------------------------------------------------------------------------------------
+  // ---- state ------------------------------------------------------------------------------------
   Closing closing() const noexcept { return closing_; }
   /// Raises closing() to `how` (never lowers it).
   void close(Closing how) noexcept;
@@ -194,6 +192,9 @@ class Session {
   void apply_end(SendEnd& end);
   void apply_file(const std::string& path);
   void apply_websocket(Outbound& op, Clock::time_point now);
+  /// The app's response cannot be completed (an op http1 refused): ClientGone, close after
+  /// what is queued.
+  void local_failure();
   void on_head(const http1::RequestHead& head);
   void begin_websocket(const http1::RequestHead& head);
   /// Registers an exchange for `head`; false: --limit-concurrency reached (503 queued).

@@ -252,19 +252,21 @@ bool Connection::open_file(const std::string& path) {
 // TODO(io_uring): the file is read synchronously on the I/O thread (page cache reads are
 // fast; IORING_OP_READ into a held buffer would keep a cold disk off the loop).
 void Connection::refill_file() {
-  while (file_fd_ >= 0 && !file_.splicing && session_.http().pending_output_bytes() < 4 * kFileChunk) {
+  http1::ServerConnection& http = session_.http();
+  while (file_fd_ >= 0 && !file_.splicing && http.pending_output_bytes() < 4 * kFileChunk) {
     const bool first = !file_.probed;
-    std::string chunk(first ? kFileFirstChunk : kFileChunk, '\0');
-    const ssize_t n = read(file_fd_, chunk.data(), chunk.size());
+    auto chunk = std::make_shared<std::string>(first ? kFileFirstChunk : kFileChunk, '\0');
+    const ssize_t n = read(file_fd_, chunk->data(), chunk->size());
     if (n < 0 && errno == EINTR) continue;
     bool ok = n >= 0;
     if (n > 0) {
-      chunk.resize(static_cast<std::size_t>(n));
-      ok = session_.http().send_data(chunk).has_value();
+      chunk->resize(static_cast<std::size_t>(n));
+      const std::string_view bytes = *chunk;
+      ok = http.send_data(bytes, std::move(chunk)).has_value();  // lent, not copied
       file_.read += static_cast<std::uint64_t>(n);
       file_.probed = true;
       // A raw body: the rest of the file may go on the wire as it is.
-      const http1::BodyFraming framing = session_.http().body_framing();
+      const http1::BodyFraming framing = http.body_framing();
       if (ok && first &&
           (framing == http1::BodyFraming::content_length ||
            framing == http1::BodyFraming::until_close) &&

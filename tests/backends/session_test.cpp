@@ -112,8 +112,9 @@ struct Fixture {
 
 std::size_t count(const std::string& haystack, std::string_view needle) {
   std::size_t n = 0;
-  for (auto at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) {
+  for (auto at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at)) {
     ++n;
+    at += needle.size();
   }
   return n;
 }
