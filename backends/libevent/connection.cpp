@@ -70,12 +70,6 @@ void Connection::handle_io(short what) {
   if (what & (EV_READ | EV_CLOSED)) readable_ = true;
   if (what & EV_WRITE) writable_ = true;
   if (lingering_) return linger();
-  // Reading is paused (window full, or pipelined bytes held): an edge now may be the client
-  // leaving, which must reach the app as ClientGone without waiting for the window to open.
-  if ((what & (EV_READ | EV_CLOSED)) && session_.app_owns_exchange() && !session_.wants_read() &&
-      peer_hung_up()) {
-    session_.client_gone();
-  }
   step();
 }
 
@@ -115,6 +109,13 @@ void Connection::run_protocol() {
     } while (session_.advance_cycle(Clock::now()));
     if (session_.closing() != Closing::no || !readable_ || !session_.wants_read()) {
       session_.keep_input();  // the read buffer is shared: the next connection's read reuses it
+      // Reading paused (window full, or pipelined bytes held) before EAGAIN: the edge that
+      // woke us may also have carried the client leaving (a FIN or reset), and no other edge
+      // will come. It must reach the app as ClientGone now, not when the window opens.
+      if (readable_ && session_.closing() == Closing::no && session_.app_owns_exchange() &&
+          peer_hung_up()) {
+        session_.client_gone();
+      }
       return;
     }
     read_some();

@@ -24,8 +24,9 @@
 //   advance_cycle(); then, if readable and session.wants_read(): recv() once and repeat. Last:
 //   close, or arm the timer for session.deadline().
 //
-//   Reading paused (the body window full, or pipelined bytes held): an edge that finds the
-//   peer hung up (poll() for POLLRDHUP) ends the exchange with ClientGone.
+//   Reading paused (the body window full, or pipelined bytes held) before EAGAIN: the step
+//   asks poll() for POLLRDHUP, since the edge it used up may have carried a FIN or reset and
+//   no other edge will come; a hang-up ends the exchange with ClientGone.
 //
 //   Endings: after a response that ends the connection the socket is half-closed and read for
 //   a short while (a lingering close, RFC 9112 §9.6) so that the client reads our last

@@ -589,6 +589,24 @@ TEST(BackendServer, ClientResetWhileTheWindowIsFullPostsClientGone) {
   EXPECT_EQ(h.server->active_exchanges(), 0u);
 }
 
+// The reset arrives together with the bytes that fill the window: the edge that carried it is
+// spent on reading them, so the backend must look for the hang-up when reading pauses, not
+// only on the next edge (there is none). Repeated: the two must land in one wake-up.
+TEST(BackendServer, ClientResetWithTheBytesThatFillTheWindowPostsClientGone) {
+  for (int round = 0; round < 20; ++round) {
+    Harness h(silent_app());
+    Client c = h.client();
+    c.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\n" +
+           std::string(32 * 1024, 'x'));
+    ASSERT_TRUE(h.app.wait_count<BodyReceived>(1));
+    c.send(std::string(96 * 1024, 'y'));
+    linger reset{1, 0};  // close() sends RST
+    setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    c.close_now();
+    ASSERT_TRUE(h.app.wait_count<ClientGone>(1)) << "round " << round;
+  }
+}
+
 TEST(BackendServer, ExpectContinueIsAnsweredOnTheFirstBodyConsumed) {
   Harness h(echo_app());
   Client c = h.client();
