@@ -167,7 +167,6 @@ class Session {
   /// The HTTP/1.1 connection: pathsend bodies go through it (send_data, send_data_written,
   /// send_end, body_framing, pending_output_bytes).
   http1::ServerConnection& http() noexcept { return http_; }
-  const http1::ServerConnection& http() const noexcept { return http_; }
 
  private:
   /// The current request cycle. Reset by advance_cycle().

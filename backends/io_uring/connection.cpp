@@ -16,7 +16,6 @@
 namespace lancet::backend::io_uring {
 namespace {
 
-constexpr std::size_t kFileChunk = 64 * 1024;
 /// pathsend: read() for the first bytes of a file; they go out with the head in one sendmsg. A
 /// file this small costs no splice (two io-wq round trips); only what follows is spliced.
 constexpr std::size_t kFileFirstChunk = 16 * 1024;
@@ -253,9 +252,11 @@ bool Connection::open_file(const std::string& path) {
 // fast; IORING_OP_READ into a held buffer would keep a cold disk off the loop).
 void Connection::refill_file() {
   http1::ServerConnection& http = session_.http();
-  while (file_fd_ >= 0 && !file_.splicing && http.pending_output_bytes() < 4 * kFileChunk) {
+  while (file_fd_ >= 0 && !file_.splicing &&
+         http.pending_output_bytes() < common::kFileQueueBytes) {
     const bool first = !file_.probed;
-    auto chunk = std::make_shared<std::string>(first ? kFileFirstChunk : kFileChunk, '\0');
+    const std::size_t size = first ? kFileFirstChunk : common::kFileChunk;
+    auto chunk = std::make_shared<std::string>(size, '\0');
     const ssize_t n = read(file_fd_, chunk->data(), chunk->size());
     if (n < 0 && errno == EINTR) continue;
     bool ok = n >= 0;
