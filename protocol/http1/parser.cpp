@@ -2,6 +2,7 @@
 #include "protocol/http1/parser.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "protocol/http1/syntax.hpp"
@@ -217,9 +218,23 @@ int RequestParser::fail_in_callback(const Error& e) noexcept {
 // in the head (we do not take §2.2's MAY of accepting it), obs-fold (§5.2, CVE-2024-27982) and
 // NUL (RFC 9110 §5.5). `bytes` are exactly the head or trailer bytes llhttp consumed.
 bool RequestParser::scan_head_bytes(std::string_view bytes) {
+  // Only NUL, CR, LF and the byte after a CR or LF can break a rule: the bytes between are
+  // skipped with one table lookup each.
+  static constexpr auto kStops = [] {
+    std::array<bool, 256> t{};
+    t[0] = t['\r'] = t['\n'] = true;
+    return t;
+  }();
+  const char* p = bytes.data();
+  const char* const end = p + bytes.size();
   unsigned char prev = scan_prev_;
-  for (char ch : bytes) {
-    const auto c = static_cast<unsigned char>(ch);
+  while (p != end) {
+    if (prev != '\r' && prev != '\n') {
+      // `prev` stays as it is: any byte skipped is as ordinary as it.
+      while (p != end && !kStops[static_cast<unsigned char>(*p)]) ++p;
+      if (p == end) break;
+    }
+    const auto c = static_cast<unsigned char>(*p++);
     if (c == 0) {
       error_ = make_remote_error(Errc::nul_byte, "NUL byte in request head");
       return false;
