@@ -4,6 +4,7 @@
 #
 #   tools/setup.sh            build + test + fuzz + Python test stack
 #   tools/setup.sh --bench    also the benchmark peers (wrk, uvicorn's httptools/uvloop, nginx)
+#                             and valgrind (tools/bench/instructions.sh)
 #
 # Never add libboost-dev or libboost-all-dev: they are Boost 1.74 (no JSON) and conflict with 1.81.
 set -euo pipefail
@@ -21,7 +22,7 @@ packages=(
   python3-uvicorn curl
 )
 if [ "${1:-}" = "--bench" ]; then
-  packages+=(wrk python3-httptools python3-uvloop nginx-light python3-matplotlib util-linux)
+  packages+=(wrk python3-httptools python3-uvloop nginx-light python3-matplotlib util-linux valgrind)
 fi
 
 missing=()
