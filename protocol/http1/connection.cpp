@@ -12,6 +12,11 @@ namespace {
 // Bodies smaller than this are copied into the output buffer even when the caller offers a
 // hold: one iovec and one memcpy beat an extra iovec for small writes.
 constexpr std::size_t kBorrowThreshold = 4096;
+// A new owned output segment starts with this much room (a status line and a few headers), and
+// a written one up to kSpareMax is kept for the next (ServerConnection::spare_): larger ones are
+// freed, so an idle connection holds at most this.
+constexpr std::size_t kSegmentStart = 512;
+constexpr std::size_t kSpareMax = 4096;
 
 unexpected local(Errc code, const char* detail) {
   return unexpected(make_local_error(code, detail));
@@ -150,7 +155,11 @@ Result<Event> ServerConnection::next_event() {
 // ---- output -----------------------------------------------------------------------------------
 
 std::string& ServerConnection::writable_tail() {
-  if (out_.empty() || out_.back().is_borrowed || out_.back().offset > 0) out_.emplace_back();
+  if (out_.empty() || out_.back().is_borrowed || out_.back().offset > 0) {
+    std::string& owned = out_.emplace_back().owned;
+    owned.swap(spare_);
+    if (owned.capacity() < kSegmentStart) owned.reserve(kSegmentStart);
+  }
   return out_.back().owned;
 }
 
@@ -394,9 +403,19 @@ void ServerConnection::consume_output(std::size_t n) {
       return;
     }
     n -= left;
-    out_.pop_front();
+    pop_front_segment();
   }
-  while (!out_.empty() && out_.front().view().empty()) out_.pop_front();
+  while (!out_.empty() && out_.front().view().empty()) pop_front_segment();
+}
+
+void ServerConnection::pop_front_segment() {
+  Segment& front = out_.front();
+  if (!front.is_borrowed && front.owned.capacity() <= kSpareMax &&
+      front.owned.capacity() > spare_.capacity()) {
+    front.owned.clear();
+    spare_.swap(front.owned);
+  }
+  out_.pop_front();
 }
 
 std::string ServerConnection::take_output() {

@@ -147,6 +147,7 @@ class ServerConnection {
   Result<void> send_informational(const ResponseHead& head);
   Result<void> send_final(const ResponseHead& head, const HeadFacts& facts);
   void append_status_line(std::string& out, const ResponseHead& head);
+  void pop_front_segment();
   void push_body(std::string_view bytes, Hold hold);
   std::string& writable_tail();
   void append(std::string_view bytes);
@@ -181,6 +182,9 @@ class ServerConnection {
 
   std::deque<Segment> out_;
   std::size_t pending_bytes_ = 0;
+  // The buffer of the last owned segment written out, emptied, kept for the next one: a
+  // response head is written without allocating (see writable_tail).
+  std::string spare_;
 };
 
 }  // namespace lancet::http1
