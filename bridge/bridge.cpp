@@ -38,7 +38,9 @@ using Calls = capi::AppCalls<Exchange>;
 PyMethodDef g_receive_def = {"receive", Calls::receive, METH_NOARGS,
                              "The next http.request / http.disconnect event (awaitable)."};
 PyMethodDef g_send_def = {"send", Calls::send, METH_O, "Sends an ASGI event (awaitable)."};
-PyMethodDef g_done_def = {"on_app_done", Calls::done, METH_O, "The app task's done callback."};
+PyMethodDef g_app_exit_def = {"app_exit", Calls::app_exit, METH_O,
+                               "How the app ended: None, or what it raised."};
+AppEntryPoints g_calls{&g_receive_def, &g_send_def, &g_app_exit_def};
 
 PyObject* c_release(PyObject* self, PyObject* /*unused*/) {
   return guarded([&] {
@@ -255,6 +257,7 @@ Bridge::Bridge(const py::dict& native_config, py::object app, py::object loop, p
   const Names& n = names();
   create_future_ = loop_.attr("create_future");
   create_task_ = loop_.attr("create_task");
+  call_app_ = py::module_::import("lancet._app").attr("call_app");
   // No task factory (the serve loop sets none): construct asyncio.Task directly.
   if (py::hasattr(loop_, "get_task_factory") && loop_.attr("get_task_factory")().is_none()) {
     task_type_ = py::module_::import("asyncio").attr("Task");
@@ -474,31 +477,35 @@ void Bridge::on_request(backend::RequestStarted& started) {
   const backend::ExchangeId id = started.id;
   exchanges_.emplace(id, Entry{ex, object});
 
-  py::object coro;
   try {
     py::object scope = steal(build_scope(started.scope));
-    py::object receive = steal(PyCFunction_New(&g_receive_def, object.ptr()));
-    py::object send = steal(PyCFunction_New(&g_send_def, object.ptr()));
-    PyObject* args[] = {scope.ptr(), receive.ptr(), send.ptr()};
-    coro = steal(PyObject_Vectorcall(app_.ptr(), args, 3, nullptr));
-    py::object task;
+    start_app(object, scope, g_calls, task_name_);
+  } catch (py::error_already_set& e) {
+    ex->on_app_failed(e.value());
+  }
+}
+
+void Bridge::start_app(py::handle handle, py::handle scope, const AppEntryPoints& calls,
+                       py::handle task_name) {
+  py::object receive = steal(PyCFunction_New(calls.receive, handle.ptr()));
+  py::object send = steal(PyCFunction_New(calls.send, handle.ptr()));
+  py::object app_exit = steal(PyCFunction_New(calls.app_exit, handle.ptr()));
+  PyObject* args[] = {app_.ptr(), scope.ptr(), receive.ptr(), send.ptr(), app_exit.ptr()};
+  py::object coro = steal(PyObject_Vectorcall(call_app_.ptr(), args, 5, nullptr));
+  try {
     if (task_type_) {
       // asyncio.Task(coro, loop=loop, name=...): what create_task does without a factory,
       // minus the loop method and (3.11) the per-task "Task-<n>" name formatting.
-      PyObject* targs[] = {coro.ptr(), loop_.ptr(), task_name_.ptr()};
-      task = steal(PyObject_Vectorcall(task_type_.ptr(), targs, 1, task_kwnames_.ptr()));
+      PyObject* targs[] = {coro.ptr(), loop_.ptr(), task_name.ptr()};
+      steal(PyObject_Vectorcall(task_type_.ptr(), targs, 1, task_kwnames_.ptr()));
     } else {
-      task = call1(create_task_.ptr(), coro.ptr());
+      call1(create_task_.ptr(), coro.ptr());
     }
-    py::object done = steal(PyCFunction_New(&g_done_def, object.ptr()));
-    steal(PyObject_CallMethodOneArg(task.ptr(), names().add_done_callback, done.ptr()));
-  } catch (py::error_already_set& e) {
-    if (coro) {
-      // create_task refused it (not a coroutine): close it quietly if it is one.
-      PyObject* r = PyObject_CallMethod(coro.ptr(), "close", nullptr);
-      if (r == nullptr) PyErr_Clear(); else Py_DECREF(r);
-    }
-    ex->on_app_failed(e.value());
+  } catch (py::error_already_set&) {
+    // A task factory refused it: close the coroutine quietly (never awaited).
+    PyObject* r = PyObject_CallMethod(coro.ptr(), "close", nullptr);
+    if (r == nullptr) PyErr_Clear(); else Py_DECREF(r);
+    throw;
   }
 }
 

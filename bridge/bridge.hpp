@@ -8,11 +8,13 @@
 // resolves waiting futures. ServerPort calls (submit, body_consumed) only queue and wake the
 // backend, so they are made with the GIL held; make_server() and join() release it.
 //
-// Running the app: one asyncio.Task(app(scope, receive, send), loop=loop) per request (or
-// loop.create_task when a task factory is set) with a native done callback that applies
-// HttpCycle::on_app_exit. receive/send/the done callback are C functions bound to the
-// Exchange object (no pybind11 dispatch on the hot path). Tasks rather than
-// eager stepping, so that asyncio.current_task() (anyio cancel scopes, Starlette) is right.
+// Running the app: one asyncio.Task(lancet._app.call_app(app, scope, receive, send, app_exit),
+// loop=loop) per request (or loop.create_task when a task factory is set). call_app calls
+// app_exit when the app returns or raises, which applies HttpCycle::on_app_exit: no done
+// callback, which would cost a loop.call_soon per request. receive/send/app_exit are C
+// functions bound to the Exchange object (no pybind11 dispatch on the hot path). Tasks rather
+// than eager stepping, so that asyncio.current_task() (anyio cancel scopes, Starlette) is
+// right.
 #pragma once
 
 #include <Python.h>
@@ -37,6 +39,13 @@ namespace py = pybind11;
 class Bridge;
 class WebSocketExchanges;  // bridge/websocket.hpp
 
+/// The C functions an exchange type gives its app (capi::AppCalls<T>), bound per exchange.
+struct AppEntryPoints {
+  PyMethodDef* receive;
+  PyMethodDef* send;
+  PyMethodDef* app_exit;
+};
+
 /// One HTTP exchange on the app side: the HttpCycle, the waiting futures, flow control.
 class Exchange {
  public:
@@ -49,11 +58,10 @@ class Exchange {
   /// The app's send(message): validates, submits, returns an awaitable (waits above the
   /// outbound high-water mark). Raises RuntimeError / ClientDisconnected.
   py::object send(py::handle message);
-  /// The app's task ended (its done callback, capi::AppCalls::done), raising `exc` (null: it
-  /// returned, or was cancelled when `raised`): ends the cycle (500 / abort), logs, forgets the
-  /// exchange.
+  /// The app ended (app_exit, capi::AppCalls), raising `exc` (null: it returned, or was
+  /// cancelled when `raised`): ends the cycle (500 / abort), logs, forgets the exchange.
   void finish(bool raised, PyObject* exc);
-  /// The app could not even be called (app(...) or create_task raised).
+  /// The app's task could not be started (building the scope or creating the task raised).
   void on_app_failed(py::handle exc);
 
   // From the mailbox (loop thread).
@@ -148,6 +156,10 @@ class Bridge {
   void on_request(backend::RequestStarted& started);
   void dispatch_batch();  // batch_ to the exchanges (loop thread, GIL held)
   PyObject* build_scope(const asgi::HttpScope& scope);  // new reference
+  /// Starts the app's task, named `task_name`, for the exchange in `handle` (see the file
+  /// comment), with `calls` bound to it. Raises py::error_already_set when it cannot.
+  void start_app(py::handle handle, py::handle scope, const AppEntryPoints& calls,
+                 py::handle task_name);
   PyObject* server_tuple(const asgi::Address& address);  // new reference
   void schedule_flush();
   Exchange* find(backend::ExchangeId id);
@@ -159,6 +171,7 @@ class Bridge {
 
   py::handle self_;
   py::object app_;
+  py::object call_app_;       // lancet._app.call_app
   py::object loop_;
   py::object create_future_;  // loop.create_future, bound once
   py::object create_task_;    // loop.create_task, bound once

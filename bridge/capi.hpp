@@ -65,8 +65,8 @@ inline std::vector<backend::Header> owned(std::span<const http1::Header> headers
 }
 
 /// The Python object an exchange (HTTP or WebSocket) lives in, one per request: it owns the
-/// C++ object, and the app's receive/send and the task's done callback are C functions bound
-/// to it (as `self`). A bare type, not a pybind11 class: creating one costs an allocation, not
+/// C++ object, and the app's receive/send and its app_exit are C functions bound to it (as
+/// `self`). A bare type, not a pybind11 class: creating one costs an allocation, not
 /// pybind11's instance registry. Not exposed by name; never created from Python.
 template <class T>
 struct Handle {
@@ -152,28 +152,8 @@ inline void resolve(py::object& waiter, PyObject* value) {
   }
 }
 
-/// How an app task ended: raised (a cancelled task counts as raised, with no exception) and
-/// the exception, or None.
-struct TaskEnd {
-  bool raised = false;
-  py::object exception;  ///< None unless the task raised
-};
-/// One call for the common case: exception() is None for a task that returned, and raises
-/// CancelledError for a cancelled one.
-inline TaskEnd task_end(py::handle task) {
-  PyObject* exc = PyObject_CallMethodNoArgs(task.ptr(), names().exception);
-  if (exc == nullptr) {
-    if (!PyErr_ExceptionMatches(names().cancelled_error)) throw py::error_already_set();
-    PyErr_Clear();
-    return {true, py::none()};
-  }
-  py::object owned = py::reinterpret_steal<py::object>(exc);
-  const bool raised = !owned.is_none();
-  return {raised, std::move(owned)};
-}
-
-/// The app's receive/send and its task's done callback as plain C functions bound (as `self`)
-/// to an exchange's Handle<T> (HTTP or WebSocket): no pybind11 dispatch per call.
+/// The app's receive/send and the app_exit of lancet._app.call_app as plain C functions bound
+/// (as `self`) to an exchange's Handle<T> (HTTP or WebSocket): no pybind11 dispatch per call.
 template <class T>
 struct AppCalls {
   static PyObject* receive(PyObject* self, PyObject* /*unused*/) {
@@ -182,10 +162,17 @@ struct AppCalls {
   static PyObject* send(PyObject* self, PyObject* message) {
     return guarded([&] { return bound<T>(self).send(message).release().ptr(); });
   }
-  static PyObject* done(PyObject* self, PyObject* task) {
+  /// `exc`: None when the app returned, else what it raised (a CancelledError counts as
+  /// raised, with nothing to log).
+  static PyObject* app_exit(PyObject* self, PyObject* exc) {
     return guarded([&] {
-      const TaskEnd end = task_end(task);
-      bound<T>(self).finish(end.raised, end.exception.is_none() ? nullptr : end.exception.ptr());
+      if (exc == Py_None) {
+        bound<T>(self).finish(false, nullptr);
+      } else if (PyErr_GivenExceptionMatches(exc, names().cancelled_error)) {
+        bound<T>(self).finish(true, nullptr);
+      } else {
+        bound<T>(self).finish(true, exc);
+      }
       Py_RETURN_NONE;
     });
   }

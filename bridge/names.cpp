@@ -30,9 +30,8 @@ bool init_names() {
                   intern(n.http_request, "http.request") &&
                   intern(n.http_disconnect, "http.disconnect") && intern(n.v1_0, "1.0") &&
                   intern(n.v1_1, "1.1") && intern(n.receive, "receive") &&
-                  intern(n.send, "send") && intern(n.add_done_callback, "add_done_callback") &&
+                  intern(n.send, "send") &&
                   intern(n.set_result, "set_result") && intern(n.done, "done") &&
-                  intern(n.exception, "exception") &&
                   intern(n.subprotocols, "subprotocols") &&
                   intern(n.subprotocol, "subprotocol") && intern(n.bytes, "bytes") &&
                   intern(n.text, "text") && intern(n.code, "code") &&

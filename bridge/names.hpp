@@ -55,10 +55,8 @@ struct Names {
   // method names
   PyObject* receive;
   PyObject* send;
-  PyObject* add_done_callback;
   PyObject* set_result;
   PyObject* done;
-  PyObject* exception;
   // the ClientDisconnected exception type (an OSError subclass)
   PyObject* client_disconnected;
   // asyncio.CancelledError, asyncio.InvalidStateError

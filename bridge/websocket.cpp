@@ -27,7 +27,9 @@ PyMethodDef g_receive_def = {"receive", Calls::receive, METH_NOARGS,
                              "The next websocket.connect / .receive / .disconnect (awaitable)."};
 PyMethodDef g_send_def = {"send", Calls::send, METH_O,
                           "Sends an ASGI websocket event (awaitable)."};
-PyMethodDef g_done_def = {"on_app_done", Calls::done, METH_O, "The app task's done callback."};
+PyMethodDef g_app_exit_def = {"app_exit", Calls::app_exit, METH_O,
+                               "How the app ended: None, or what it raised."};
+AppEntryPoints g_calls{&g_receive_def, &g_send_def, &g_app_exit_def};
 
 }  // namespace
 
@@ -298,28 +300,10 @@ void WebSocketExchanges::on_requested(backend::WebSocketRequested& requested) {
   const backend::ExchangeId id = requested.id;
   exchanges_.emplace(id, Entry{ex, object});
 
-  py::object coro;
   try {
     py::object scope = steal(build_scope(requested));
-    py::object receive = steal(PyCFunction_New(&g_receive_def, object.ptr()));
-    py::object send = steal(PyCFunction_New(&g_send_def, object.ptr()));
-    PyObject* args[] = {scope.ptr(), receive.ptr(), send.ptr()};
-    coro = steal(PyObject_Vectorcall(bridge_.app_.ptr(), args, 3, nullptr));
-    py::object task;
-    if (bridge_.task_type_) {
-      PyObject* targs[] = {coro.ptr(), bridge_.loop_.ptr(), task_name_.ptr()};
-      task = steal(PyObject_Vectorcall(bridge_.task_type_.ptr(), targs, 1,
-                                       bridge_.task_kwnames_.ptr()));
-    } else {
-      task = steal(PyObject_CallOneArg(bridge_.create_task_.ptr(), coro.ptr()));
-    }
-    py::object done = steal(PyCFunction_New(&g_done_def, object.ptr()));
-    steal(PyObject_CallMethodOneArg(task.ptr(), names().add_done_callback, done.ptr()));
+    bridge_.start_app(object, scope, g_calls, task_name_);
   } catch (py::error_already_set& e) {
-    if (coro) {
-      PyObject* r = PyObject_CallMethod(coro.ptr(), "close", nullptr);
-      if (r == nullptr) PyErr_Clear(); else Py_DECREF(r);
-    }
     ex->on_app_failed(e.value());
   }
 }

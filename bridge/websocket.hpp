@@ -20,8 +20,9 @@
 //   after the connection is gone raises lancet.ClientDisconnected (an OSError subclass, ASGI
 //   spec 2.4). Message and body bytes are counted in ExchangeFlow::unsent_bytes: above
 //   kSendHighWater send() returns a future resolved by Drained.
-//   The Task's done callback applies WebSocketCycle::on_app_exit (a 500 before any answer,
-//   close 1000 / 1011 when open) and logs an exception, then the exchange is forgotten.
+//   The app's app_exit (lancet._app.call_app) applies WebSocketCycle::on_app_exit (a 500
+//   before any answer, close 1000 / 1011 when open) and logs an exception, then the exchange
+//   is forgotten.
 #pragma once
 
 #include <Python.h>
@@ -53,11 +54,10 @@ class WebSocketExchange {
   /// The app's send(message): validates, submits, returns an awaitable (waits above the
   /// outbound high-water mark). Raises RuntimeError / TypeError / ClientDisconnected.
   py::object send(py::handle message);
-  /// The app's task ended (its done callback, capi::AppCalls::done), raising `exc` (null: it
-  /// returned, or was cancelled when `raised`): ends the cycle (500, close), logs, forgets the
-  /// exchange.
+  /// The app ended (app_exit, capi::AppCalls), raising `exc` (null: it returned, or was
+  /// cancelled when `raised`): ends the cycle (500, close), logs, forgets the exchange.
   void finish(bool raised, PyObject* exc);
-  /// The app could not even be called.
+  /// The app's task could not be started (building the scope or creating the task raised).
   void on_app_failed(py::handle exc);
 
   // From the mailbox (loop thread).

@@ -214,11 +214,27 @@ def test_exception_before_start_is_500(server, client):
     assert "Traceback" in server.output()
 
 
+def test_an_app_exception_is_logged_once_not_again_by_asyncio(server, client):
+    # The exchange logs it; the task must not keep it (asyncio would log it a second time, as
+    # "Task exception was never retrieved", when the task is freed).
+    before = server.output().count("Exception in ASGI application")
+    assert client.get("/raise-before").status_code == 500
+    assert server.wait_for_output("boom before start")
+    assert client.get("/head").status_code == 200
+    time.sleep(0.2)
+    out = server.output()
+    assert out.count("Exception in ASGI application") == before + 1, out
+    assert "never retrieved" not in out, out
+
+
 def test_cancelled_app_task_is_a_500_and_the_server_goes_on(server, client):
+    before = server.output().count("Exception in ASGI application")
     r = client.get("/cancelled-task")
     assert r.status_code == 500
     assert r.text == "Internal Server Error"
     assert client.get("/head").status_code == 200
+    # Cancellation is not an error of the app's: nothing is logged for it.
+    assert server.output().count("Exception in ASGI application") == before
 
 
 def test_body_after_a_cancelled_receive_reaches_the_next_receive(server, client):
