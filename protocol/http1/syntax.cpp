@@ -1,18 +1,26 @@
 // See syntax.hpp.
 #include "protocol/http1/syntax.hpp"
 
+#include <array>
+
 namespace lancet::http1 {
 namespace {
 
-unsigned char lower(unsigned char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<unsigned char>(c + ('a' - 'A')) : c;
+constexpr std::array<unsigned char, 256> make_lower_table() {
+  std::array<unsigned char, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[static_cast<std::size_t>(c)] =
+        static_cast<unsigned char>((c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c);
+  }
+  return t;
 }
+constexpr auto kLower = make_lower_table();
 
 }  // namespace
 
 bool detail::iequals_same_size(const char* a, const char* b, std::size_t n) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
-    if (lower(static_cast<unsigned char>(a[i])) != lower(static_cast<unsigned char>(b[i]))) {
+    if (kLower[static_cast<unsigned char>(a[i])] != kLower[static_cast<unsigned char>(b[i])]) {
       return false;
     }
   }
