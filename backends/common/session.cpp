@@ -160,12 +160,12 @@ bool Session::advance_cycle(Clock::time_point now) {
 // ---- app side -> wire -------------------------------------------------------------------------
 
 void Session::apply_head(SendHead& head) {
-  std::vector<http1::Header> fields;
+  fields_.clear();
   if (head.status >= 200) {
-    for (const Header& h : config_.default_headers) fields.push_back({h.name, h.value});
+    for (const Header& h : config_.default_headers) fields_.push_back({h.name, h.value});
   }
-  for (const Header& h : head.headers) fields.push_back({h.name, h.value});
-  if (!http_.send(http1::ResponseHead{head.status, fields, {}})) local_failure();
+  for (const Header& h : head.headers) fields_.push_back({h.name, h.value});
+  if (!http_.send(http1::ResponseHead{head.status, fields_, {}})) local_failure();
 }
 
 void Session::apply_data(SendData& data) {
@@ -180,9 +180,9 @@ void Session::apply_data(SendData& data) {
 }
 
 void Session::apply_end(SendEnd& end) {
-  std::vector<http1::Header> trailers;
-  for (const Header& h : end.trailers) trailers.push_back({h.name, h.value});
-  if (!http_.send_end(trailers)) return local_failure();
+  fields_.clear();
+  for (const Header& h : end.trailers) fields_.push_back({h.name, h.value});
+  if (!http_.send_end(fields_)) return local_failure();
   app_finished();
 }
 

@@ -216,6 +216,7 @@ class Session {
   std::optional<asgi::Address> local_;
   Exchange ex_;
   SendAccount sends_;                      // response bytes still unwritten, for Drained
+  std::vector<http1::Header> fields_;      // apply_head's / apply_end's views, kept for reuse
   std::unique_ptr<WebSocketSession> ws_;   // a WebSocket handshake or connection
   Closing closing_ = Closing::no;
   bool eof_seen_ = false;

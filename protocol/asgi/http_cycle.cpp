@@ -99,8 +99,8 @@ namespace detail {
 
 void HeaderStore::append(std::string_view name, std::string_view value) {
   Slice slice{bytes_.size(), name.size(), bytes_.size() + name.size(), value.size()};
-  bytes_.append(name);
-  bytes_.append(value);
+  bytes_.insert(bytes_.end(), name.begin(), name.end());
+  bytes_.insert(bytes_.end(), value.begin(), value.end());
   slices_.push_back(slice);
 }
 
@@ -113,7 +113,7 @@ void HeaderStore::append(std::span<const http1::Header> headers) {
 }
 
 std::span<const http1::Header> HeaderStore::view() {
-  std::string_view all = bytes_;
+  const std::string_view all(bytes_.data(), bytes_.size());
   views_.clear();
   views_.reserve(slices_.size());
   for (const Slice& s : slices_) {
@@ -123,7 +123,7 @@ std::span<const http1::Header> HeaderStore::view() {
 }
 
 bool HeaderStore::has(std::string_view name) const noexcept {
-  std::string_view all = bytes_;
+  const std::string_view all(bytes_.data(), bytes_.size());
   for (const Slice& s : slices_) {
     if (http1::iequals(all.substr(s.name_at, s.name_len), name)) return true;
   }

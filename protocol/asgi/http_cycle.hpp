@@ -38,6 +38,8 @@
 #include <variant>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 #include "protocol/asgi/events.hpp"
 #include "protocol/core/result.hpp"
 #include "protocol/http1/message.hpp"
@@ -94,7 +96,8 @@ class Actions {
 namespace detail {
 
 /// Owned copies of header lines plus views over them: what a held-back start or merged
-/// trailers keep after the app's event is gone.
+/// trailers keep after the app's event is gone. A typical response's headers fit in the inline
+/// storage (every request holds its start back: no allocation for it).
 class HeaderStore {
  public:
   void append(std::span<const http1::Header> headers);
@@ -109,9 +112,11 @@ class HeaderStore {
   struct Slice {
     std::size_t name_at, name_len, value_at, value_len;
   };
-  std::string bytes_;
-  std::vector<Slice> slices_;
-  std::vector<http1::Header> views_;
+  static constexpr std::size_t kInlineBytes = 256;
+  static constexpr std::size_t kInlineFields = 8;
+  boost::container::small_vector<char, kInlineBytes> bytes_;
+  boost::container::small_vector<Slice, kInlineFields> slices_;
+  boost::container::small_vector<http1::Header, kInlineFields> views_;
 };
 
 }  // namespace detail
