@@ -135,6 +135,28 @@ TEST(AsgiHttpCycle, HeldStartOwnsItsHeaders) {
             "head 200 x-owned: yes, content-length: 0 | end");
 }
 
+// More fields and bytes than HeaderStore keeps inline (8 and 256): the store moves to the heap
+// and its views follow, content-length (appended after the move) included.
+TEST(AsgiHttpCycle, HeldStartOwnsMoreHeadersThanFitInline) {
+  HttpCycle cycle;
+  std::string expected = "head 200 ";
+  {
+    std::vector<std::string> names, values;
+    for (int i = 0; i < 20; ++i) {
+      names.push_back("x-field-" + std::to_string(i));
+      values.push_back(std::string(40, static_cast<char>('a' + i)));
+      expected += names.back() + ": " + values.back() + ", ";
+    }
+    std::vector<Header> headers;
+    for (int i = 0; i < 20; ++i) headers.push_back({names[i], values[i]});
+    send_ok(cycle, start(headers));
+    for (auto& n : names) n.assign(n.size(), 'X');
+    for (auto& v : values) v.assign(v.size(), 'Y');
+  }
+  expected += "content-length: 2 | data hi | end";
+  EXPECT_EQ(send_ok(cycle, HttpResponseBody{"hi", false}), expected);
+}
+
 TEST(AsgiHttpCycle, WithoutHoldBackTheStartGoesOutAtOnce) {
   HttpCycle cycle(CycleOptions{.hold_back_start = false});
   EXPECT_EQ(send_ok(cycle, start()), "head 200 content-type: text/plain");
