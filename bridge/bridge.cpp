@@ -149,7 +149,10 @@ void Exchange::after_progress() {
 
 void Exchange::submit(const asgi::Actions& actions, PyObject* body) {
   if (actions.empty()) return;
-  std::vector<backend::Outbound> ops;
+  // The bridge's vector, reused: the io_uring backend on this thread moves the ops out and
+  // leaves it its capacity (the other ports take the vector itself).
+  std::vector<backend::Outbound>& ops = bridge_->ops_scratch();
+  ops.clear();
   ops.reserve(actions.size());
   std::size_t data_bytes = 0;
   for (const asgi::Action& action : actions) {
@@ -184,6 +187,7 @@ void Exchange::submit(const asgi::Actions& actions, PyObject* body) {
   // Count before submitting: the backend subtracts as it writes.
   if (data_bytes != 0 && flow_) flow_->unsent_bytes.fetch_add(data_bytes);
   bridge_->port().submit(id_, std::move(ops));
+  ops.clear();  // what a gone exchange's port left: held app bytes are released now
   bridge_->port_used();
 }
 

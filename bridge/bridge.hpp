@@ -145,6 +145,7 @@ class Bridge {
   py::object create_future() const;
   py::object self_ref() const { return py::reinterpret_borrow<py::object>(self_); }
   SendScratch& scratch() noexcept { return scratch_; }
+  std::vector<backend::Outbound>& ops_scratch() noexcept { return ops_scratch_; }
   bool access_log() const noexcept { return access_log_; }
   void log_access(const Exchange& ex, const std::string& client, const std::string& method,
                   const std::string& target, const std::string& version, std::uint16_t status);
@@ -172,6 +173,7 @@ class Bridge {
   py::handle self_;
   py::object app_;
   py::object call_app_;       // lancet._app.call_app
+  std::vector<backend::Outbound> ops_scratch_;  // Exchange::submit's, reused
   py::object loop_;
   py::object create_future_;  // loop.create_future, bound once
   py::object create_task_;    // loop.create_task, bound once

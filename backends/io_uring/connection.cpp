@@ -231,9 +231,10 @@ void Connection::add_credit(ExchangeId id, std::size_t bytes) {
 void Connection::take_inbox(Clock::time_point now) {
   for (const auto& [id, bytes] : credit_in_) session_.on_credit(id, bytes);
   credit_in_.clear();
-  std::vector<std::pair<ExchangeId, Outbound>> ops;
-  ops.swap(ops_in_);
-  for (auto& [id, op] : ops) session_.on_op(id, op, now);
+  // Swapped with a kept vector, not a new one: both keep their capacity across turns.
+  ops_taken_.swap(ops_in_);
+  for (auto& [id, op] : ops_taken_) session_.on_op(id, op, now);
+  ops_taken_.clear();
 }
 
 // http.response.pathsend: the head went out already; the file's bytes follow as body, read in

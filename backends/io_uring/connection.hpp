@@ -190,6 +190,7 @@ class alignas(16) Connection : private common::Session::Host {
   Shared& shared_;
   common::Session session_;
   std::vector<std::pair<ExchangeId, Outbound>> ops_in_;
+  std::vector<std::pair<ExchangeId, Outbound>> ops_taken_;  // take_inbox's; capacity kept
   std::vector<std::pair<ExchangeId, std::size_t>> credit_in_;
   std::unique_ptr<char[]> own_buf_;  // one-shot recv without a buffer ring (recv_buffer())
   std::array<iovec, kMaxIov> iov_{};
