@@ -52,6 +52,12 @@ class Exchange {
   Exchange(Bridge& bridge, backend::RequestStarted& started);
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
+  // One Exchange is made and freed per request, always with the GIL held: their memory goes
+  // back to a short free list (at most kFreeExchanges blocks) rather than to malloc, whose
+  // bins are slow for a block this size (about 2 KiB, past glibc's per-thread cache).
+  static void* operator new(std::size_t size);
+  static void operator delete(void* block, std::size_t size) noexcept;
+  static constexpr std::size_t kFreeExchanges = 256;
 
   /// The app's receive(): an awaitable for the next http.request / http.disconnect.
   py::object receive();
