@@ -26,8 +26,10 @@ void Mailbox::post(std::vector<backend::Inbound>&& messages) {
   {
     std::lock_guard lock(mutex_);
     was_empty = queue_.empty();
-    if (was_empty && queue_.capacity() < messages.size()) {
-      queue_ = std::move(messages);
+    if (was_empty) {
+      // The whole batch changes hands; the sender gets the queue's empty buffer back (it clears
+      // what it posted either way), so neither side moves messages or regrows a vector.
+      queue_.swap(messages);
     } else {
       queue_.insert(queue_.end(), std::make_move_iterator(messages.begin()),
                     std::make_move_iterator(messages.end()));
