@@ -381,6 +381,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string split = trace_request_stream(options, two);
     if (whole != split) __builtin_trap();
     if (trace_request_stream(options, two, Feed::lent) != split) __builtin_trap();
+    if (trace_request_stream(options, two, Feed::lent_in_threes) != split) __builtin_trap();
   }
   return 0;
 }

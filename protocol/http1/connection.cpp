@@ -82,17 +82,32 @@ void ServerConnection::receive_data(std::string_view bytes) {
 
 void ServerConnection::lend_data(std::string_view bytes) {
   if (bytes.empty()) return;
-  if (!unparsed().empty()) return receive_data(bytes);  // keep the order: append after them
-  in_.clear();
-  in_pos_ = 0;
-  lent_ = bytes;
+  if (in_pos_ < in_.size()) return receive_data(bytes);  // keep the order: append after them
+  if (lent_.empty()) {
+    in_.clear();
+    in_pos_ = 0;
+  }
+  lent_.push_back(bytes);
 }
 
 void ServerConnection::keep_input() {
   if (lent_.empty()) return;
-  in_.assign(lent_);
+  // in_ holds no unparsed bytes while anything is lent.
+  in_.clear();
   in_pos_ = 0;
-  lent_ = {};
+  for (const std::string_view bytes : lent_) in_.append(bytes);
+  lent_.clear();
+}
+
+void ServerConnection::join_lent() {
+  if (lent_.size() > 1) keep_input();
+}
+
+std::size_t ServerConnection::unparsed_bytes() const noexcept {
+  if (lent_.empty()) return in_.size() - in_pos_;
+  std::size_t n = 0;
+  for (const std::string_view bytes : lent_) n += bytes.size();
+  return n;
 }
 
 void ServerConnection::receive_eof() { eof_ = true; }
@@ -107,22 +122,42 @@ Result<Event> ServerConnection::fail(const Error& e) {
 
 Result<Event> ServerConnection::next_event() {
   if (has_error_) return unexpected(error_);
+  if (in_pos_ == in_.size()) {  // all parsed (the last event's views are spent by now)
+    if (in_.capacity() > kKeptInputCapacity) {
+      std::string().swap(in_);
+    } else {
+      in_.clear();
+    }
+    in_pos_ = 0;
+  }
   switch (their_state_) {
     case State::done:
     case State::must_close:
-    case State::switched_protocol: return Event{Paused{}};
+    case State::switched_protocol:
+      join_lent();  // the next cycle, or trailing_data(), takes the rest as one piece
+      return Event{Paused{}};
     case State::closed: return Event{ConnectionClosed{}};
     default: break;
   }
-  if (in_pos_ == in_.size() && in_pos_ > 0) {
-    in_.clear();
-    in_pos_ = 0;
+  RequestParser::Step step = parser_->execute(unparsed());
+  for (;;) {
+    if (lent_.empty()) {
+      in_pos_ += step.consumed;
+      break;
+    }
+    lent_.front().remove_prefix(step.consumed);
+    if (step.kind != RequestParser::StepKind::need_data || lent_.size() == 1) break;
+    // More was lent: go on with the next buffer, or with the rest joined to it when llhttp
+    // left bytes it must see again with what follows (an unfinished method).
+    if (lent_.front().empty()) {
+      lent_.erase(lent_.begin());
+    } else {
+      keep_input();
+    }
+    step = parser_->execute(unparsed());
   }
-  const auto step = parser_->execute(unparsed());
-  if (lent_.empty()) {
-    in_pos_ += step.consumed;
-  } else {
-    lent_.remove_prefix(step.consumed);
+  if (!lent_.empty() && lent_.front().empty()) {
+    lent_.erase(lent_.begin());
   }
   switch (step.kind) {
     case RequestParser::StepKind::need_data: {
@@ -449,7 +484,7 @@ bool ServerConnection::wants_read() const noexcept {
   switch (their_state_) {
     case State::idle:
     case State::send_body: return true;
-    case State::done: return unparsed().size() < options_.limits.max_pipelined_bytes;
+    case State::done: return unparsed_bytes() < options_.limits.max_pipelined_bytes;
     default: return false;
   }
 }

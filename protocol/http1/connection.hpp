@@ -6,7 +6,12 @@
 // Theory of operation
 //   Input: receive_data() appends to the connection's buffer; lend_data() lets next_event()
 //   parse the caller's bytes in place (no copy) until keep_input() copies what is left of them
-//   (a partial head, pipelined bytes). next_event() runs llhttp over the input and returns one event at a time: RequestHead, then Data* and EndOfMessage, then Paused
+//   (a partial head, pipelined bytes). Several buffers may be lent before the first is parsed
+//   (a backend lends each receive buffer of a loop turn); each is parsed where it is, and only
+//   bytes the parser must see again joined to the next (an unfinished method, or what follows
+//   a finished request when more than one buffer holds it) are copied. The connection's own
+//   buffer is let go once parsed when it grew past kKeptInputCapacity.
+//   next_event() runs llhttp over the input and returns one event at a time: RequestHead, then Data* and EndOfMessage, then Paused
 //   until start_next_cycle(). Pipelined bytes stay buffered and unparsed while Paused, so one
 //   request is in flight at a time. NeedData means "feed me"; ConnectionClosed means the peer
 //   closed cleanly between requests. Errors are sticky: after a remote error every
@@ -41,6 +46,10 @@ using Hold = std::shared_ptr<const void>;
 
 class RequestParser;  // the llhttp adapter (parser.hpp)
 
+/// The connection's own input buffer keeps up to this capacity once its bytes are parsed (a
+/// head that came in pieces); larger, it is freed.
+inline constexpr std::size_t kKeptInputCapacity = 16 * 1024;
+
 class ServerConnection {
  public:
   explicit ServerConnection(Options options = {});
@@ -53,14 +62,18 @@ class ServerConnection {
   void receive_data(std::string_view bytes);
   /// Lends bytes received from the peer: next_event() parses them where they are, and Data
   /// events view them. They must stay valid and unchanged until keep_input() or the next
-  /// receive_data() / lend_data(). (When earlier bytes are still unparsed, they are copied as
-  /// receive_data() would.)
+  /// receive_data(); further lend_data() calls queue behind them. (When copied bytes are still
+  /// unparsed, they are copied as receive_data() would.)
   void lend_data(std::string_view bytes);
   /// Copies the unparsed rest of lent bytes into the connection's own buffer: call before the
   /// lent memory is reused or freed. Cheap when everything was parsed.
   void keep_input();
   /// The peer closed its sending side.
   void receive_eof();
+  /// Received bytes not parsed yet (lent or copied).
+  std::size_t unparsed_bytes() const noexcept;
+  /// Bytes of memory the connection holds for input (its own buffer's capacity).
+  std::size_t input_capacity() const noexcept { return in_.capacity() > kEmptyCapacity ? in_.capacity() : 0; }
   /// The next event. Errors (remote, sticky): every http1 Errc of the remote section.
   Result<Event> next_event();
 
@@ -157,10 +170,16 @@ class ServerConnection {
   std::string date_;
   std::string in_;            // received bytes; [in_pos_, end) not yet parsed
   std::size_t in_pos_ = 0;
-  std::string_view lent_;     // lend_data()'s bytes not yet parsed; in_ has none then
+  // lend_data()'s buffers not yet parsed, in order; in_ has no unparsed bytes while there are
+  // any. The first is the one being parsed.
+  std::vector<std::string_view> lent_;
+  static constexpr std::size_t kEmptyCapacity = std::string().capacity();  // the inline buffer
   std::string_view unparsed() const noexcept {
-    return lent_.empty() ? std::string_view(in_).substr(in_pos_) : lent_;
+    return lent_.empty() ? std::string_view(in_).substr(in_pos_) : lent_.front();
   }
+  /// Parsing stopped before the end of the input: join what is left into in_ when it spans
+  /// more than one lent buffer, so that it can be parsed (or handed on) as one.
+  void join_lent();
 
   State our_state_ = State::idle;
   State their_state_ = State::idle;

@@ -120,18 +120,24 @@ std::string trace_request_stream(const Options& options, std::span<const std::st
                                  Feed feed) {
   Tracer t(options);
   bool going = true;
-  std::string lent;  // the one receive buffer a lent feed reuses
-  for (std::string_view piece : pieces) {
-    if (feed == Feed::lent) {
-      lent.assign(piece);
-      t.lend(lent);
+  std::array<std::string, 3> lent;  // the receive buffers a lent feed reuses
+  std::size_t held = 0;             // of them, lent since the last keep()
+  const std::size_t batch = feed == Feed::lent_in_threes ? lent.size() : 1;
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    if (feed == Feed::copied) {
+      t.feed(pieces[i]);
     } else {
-      t.feed(piece);
+      lent[held].assign(pieces[i]);
+      t.lend(lent[held]);
+      ++held;
+      if (held < batch && i + 1 < pieces.size()) continue;
     }
     going = t.pump();
-    if (feed == Feed::lent) {
+    if (feed != Feed::copied) {
       t.keep();
-      lent.assign(lent.size(), '\x7f');  // reused: a view left into it would read garbage
+      // Reused: a view left into them would read garbage.
+      for (std::size_t k = 0; k < held; ++k) lent[k].assign(lent[k].size(), '\x7f');
+      held = 0;
     }
     if (!going) break;
   }

@@ -20,8 +20,10 @@ namespace lancet::http1 {
 
 /// How a trace feeds its pieces: copied (receive_data), or lent (lend_data from one reused
 /// buffer, keep_input() after each piece's events, then the buffer overwritten), as a backend
-/// lends its receive buffer.
-enum class Feed { copied, lent };
+/// lends its receive buffer; or lent three at a time, each from its own buffer, before their
+/// events are pulled (as a loop turn lends each of a connection's receive buffers), then
+/// keep_input() and all three overwritten.
+enum class Feed { copied, lent, lent_in_threes };
 
 /// Traces `pieces` fed one after the other (then EOF). Returns JSON lines, each ending in '\n'.
 std::string trace_request_stream(const Options& options, std::span<const std::string_view> pieces,

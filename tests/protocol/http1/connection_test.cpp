@@ -9,6 +9,7 @@ namespace {
 using testing::drain;
 using testing::next;
 using testing::receive_all;
+using testing::Received;
 
 Options no_date() {
   Options o;
@@ -229,6 +230,109 @@ TEST(Http1ServerConnection, UpgradeRequestSwitchesOnHundredOneWithTrailingData) 
             "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n");
   EXPECT_EQ(conn.our_state(), State::switched_protocol);
   EXPECT_EQ(conn.trailing_data(), std::string_view("\x81\x00", 2));
+}
+
+// ---- lent input -------------------------------------------------------------------------------
+
+bool inside(std::string_view part, const std::string& buffer) {
+  return part.data() >= buffer.data() && part.data() + part.size() <= buffer.data() + buffer.size();
+}
+
+// A backend lends each receive buffer as it arrives and parses once per loop turn, so several
+// buffers are lent before the first is parsed. Each is parsed where it is: the body is not
+// gathered into the connection's own buffer (which, grown to the body's size, would stay that
+// size for the connection's life).
+TEST(Http1LentInput, BuffersLentInARowAreParsedInPlace) {
+  ServerConnection conn;
+  const std::string a = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\nfour";
+  const std::string b = "five+";
+  const std::string c = "six";
+  conn.lend_data(a);
+  conn.lend_data(b);
+  conn.lend_data(c);
+  ASSERT_TRUE(std::holds_alternative<RequestHead>(next(conn)));
+  const std::string* buffers[] = {&a, &b, &c};
+  std::string body;
+  for (const std::string* buffer : buffers) {
+    auto ev = next(conn);
+    ASSERT_TRUE(std::holds_alternative<Data>(ev));
+    const std::string_view bytes = std::get<Data>(ev).bytes;
+    EXPECT_TRUE(inside(bytes, *buffer)) << "copied, not parsed in place: " << bytes;
+    body.append(bytes);
+  }
+  EXPECT_EQ(body, "fourfive+six");
+  EXPECT_TRUE(std::holds_alternative<EndOfMessage>(next(conn)));
+  EXPECT_EQ(conn.input_capacity(), 0u);
+}
+
+// llhttp leaves a method it does not know unconsumed until it is whole (judged then: 400 or
+// 501); the next lent buffer completes it.
+TEST(Http1LentInput, AMethodSplitAcrossLentBuffersIsJudgedWhole) {
+  // Dropping the unconsumed "X" would leave a valid GET.
+  const std::string request = "XGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+  for (std::size_t cut = 1; cut <= 5; ++cut) {
+    ServerConnection conn;
+    const std::string a = request.substr(0, cut);
+    const std::string b = request.substr(cut);
+    conn.lend_data(a);
+    conn.lend_data(b);
+    auto ev = conn.next_event();
+    ASSERT_FALSE(ev) << cut;
+    EXPECT_EQ(ev.error().code, Errc::method_not_implemented) << cut;
+  }
+  ServerConnection conn;
+  const std::string a = "PO";
+  const std::string b = "ST /m HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+  conn.lend_data(a);
+  conn.lend_data(b);
+  const Received r = receive_all(conn);
+  EXPECT_EQ(r.method, "POST");
+  EXPECT_TRUE(r.complete);
+}
+
+TEST(Http1LentInput, PipelinedBytesAcrossLentBuffersSurviveTheirReuse) {
+  ServerConnection conn;
+  std::string a = "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HT";
+  std::string b = "TP/1.1\r\nHost: x\r\n\r\n";
+  conn.lend_data(a);
+  conn.lend_data(b);
+  EXPECT_EQ(receive_all(conn).target, "/1");
+  conn.keep_input();
+  a.assign(a.size(), '\x7f');  // the backend reuses its buffers
+  b.assign(b.size(), '\x7f');
+  respond_204(conn);
+  ASSERT_TRUE(conn.start_next_cycle());
+  const Received r = receive_all(conn);
+  EXPECT_EQ(r.target, "/2");
+  EXPECT_TRUE(r.complete);
+}
+
+TEST(Http1LentInput, TrailingDataAfterAnUpgradeIsWholeAcrossLentBuffers) {
+  ServerConnection conn(no_date());
+  const std::string a =
+      "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n\x81";
+  const std::string b("\x00", 1);
+  conn.lend_data(a);
+  conn.lend_data(b);
+  ASSERT_TRUE(std::get<RequestHead>(next(conn)).is_upgrade);
+  EXPECT_TRUE(std::holds_alternative<EndOfMessage>(next(conn)));
+  EXPECT_TRUE(std::holds_alternative<Paused>(next(conn)));
+  const Header h[] = {{"upgrade", "websocket"}, {"connection", "Upgrade"}};
+  ASSERT_TRUE(conn.send(ResponseHead{101, h, {}}));
+  EXPECT_EQ(conn.trailing_data(), std::string_view("\x81\x00", 2));
+}
+
+// Copied input (a partial head kept, a pipelined burst) is let go once parsed, not kept at its
+// largest for the connection's life.
+TEST(Http1LentInput, OwnInputBufferIsReleasedOnceParsed) {
+  ServerConnection conn;
+  const std::string body(256 * 1024, 'b');
+  conn.receive_data("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + body);
+  const Received r = receive_all(conn);
+  ASSERT_TRUE(r.complete);
+  EXPECT_EQ(r.body.size(), body.size());
+  EXPECT_LE(conn.input_capacity(), kKeptInputCapacity);
 }
 
 TEST(Http1ServerConnection, UpgradeDeclinedContinuesAsHttp) {
