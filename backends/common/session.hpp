@@ -181,6 +181,7 @@ class Session {
     std::uint64_t posted = 0;    ///< body bytes posted to the app
     std::uint64_t consumed = 0;  ///< body bytes the app reported consumed
     std::uint64_t discarded = 0;
+    std::optional<std::uint64_t> declared;  ///< the request's Content-Length, if it has one
     std::string pending;         ///< parsed body not yet posted (window full)
     std::shared_ptr<ExchangeFlow> flow;
     bool with_app() const noexcept { return id != 0 && !ended; }

@@ -274,6 +274,47 @@ TEST(Session, BodyGoesToTheAppWithinTheWindow) {
   EXPECT_FALSE(f.posted<BodyReceived>().back().more_body);
 }
 
+// A backend lends every buffer a loop turn read, then pumps once: the body they hold is staged
+// in one block of its size (held by the app side until the app reads it), not in one grown by
+// doubling.
+TEST(Session, ABodyReadInSeveralBuffersIsStagedInOneBlockOfItsSize) {
+  Fixture f;
+  const std::string body(64 * 1024, 'b');
+  const std::string stream =
+      "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 65536\r\n\r\n" + body;
+  std::vector<std::string> buffers;  // as a ring's: each alive until keep_input()
+  for (std::size_t at = 0; at < stream.size(); at += 16 * 1024) {
+    buffers.push_back(stream.substr(at, 16 * 1024));
+  }
+  for (const std::string& buffer : buffers) f.session->receive_data(buffer, f.now);
+  f.turn();
+  const BodyReceived* received = nullptr;
+  for (const Inbound& m : f.outbox) {
+    if (const auto* b = std::get_if<BodyReceived>(&m)) received = b;
+  }
+  ASSERT_NE(received, nullptr);
+  EXPECT_EQ(received->bytes, body);
+  EXPECT_FALSE(received->more_body);
+  EXPECT_LT(received->bytes.capacity(), body.size() + 64);
+}
+
+// Over several turns, each turn's part is staged in a block of its own size (not in one sized
+// for the whole body, mostly empty).
+TEST(Session, ABodyOverSeveralTurnsIsStagedPartByPart) {
+  Fixture f;
+  f.feed("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 40000\r\n\r\n" +
+         std::string(10000, 'a'));
+  f.feed(std::string(30000, 'b'));
+  std::vector<std::size_t> sizes;
+  for (const Inbound& m : f.outbox) {
+    if (const auto* b = std::get_if<BodyReceived>(&m)) {
+      sizes.push_back(b->bytes.size());
+      EXPECT_LT(b->bytes.capacity(), b->bytes.size() + 64) << b->bytes.size();
+    }
+  }
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{10000, 30000}));
+}
+
 TEST(Session, WantsReadOnlyWhileTheWindowHasRoom) {
   ServerConfig config;
   config.body_window = 10;
