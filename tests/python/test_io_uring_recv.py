@@ -159,7 +159,7 @@ def test_full_body_window_pushes_back_on_the_client(combo):
             except BlockingIOError:
                 continue
         # Loopback socket buffers (a few MiB each way) plus the 64 KiB body window plus what
-        # one loop turn may read before the cancel (the ring: 4 MiB) stay far below this.
+        # one loop turn may read before the cancel (the ring: 1 MiB) stay far below this.
         assert sent < total // 2, "the server kept reading a body nobody received: %d" % sent
         assert httpx.get(s.url + "/release", timeout=TIMEOUT).status_code == 200
         sock.setblocking(True)
