@@ -37,6 +37,9 @@
 //   Flow control, both ways, with no round trips:
 //   - Request bodies: the backend sends at most `Limits::body_window` bytes of body ahead of
 //     what the app has consumed; the app side reports consumption with body_consumed().
+//     A backend the app side drives on its own thread may ask it for a BodyBlock when the
+//     whole rest of a body is in hand and fits the window: the body is copied once, into the
+//     memory the app will get (the bridge: a Python bytes object), and posted as that block.
 //   - Responses: ExchangeFlow::unsent_bytes counts bytes submitted but not yet written
 //     (the app side adds, the backend subtracts). Above kSendHighWater the app's send() waits
 //     for a Drained message, which the backend posts once the count falls below kSendLowWater.
@@ -47,6 +50,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -78,10 +82,20 @@ struct RequestStarted {
   bool expects_continue = false;        ///< the backend sends 100 on the first body_consumed()
   std::shared_ptr<ExchangeFlow> flow;   ///< shared with the backend for the exchange's life
 };
+/// Memory the app side owns from the start for `size` bytes of request body, which the backend
+/// fills before posting it (AppPort::body_block()). `owner` keeps it alive; the app side knows
+/// what it is (the bridge: a Python bytes object, handed to the app without a copy).
+struct BodyBlock {
+  char* data = nullptr;
+  std::size_t size = 0;
+  std::shared_ptr<const void> owner;
+};
 struct BodyReceived {
   ExchangeId id = 0;
   std::string bytes;
   bool more_body = false;
+  /// Set instead of `bytes` (which is then empty): the body is all of block.data, filled.
+  BodyBlock block;
 };
 struct ClientGone {
   ExchangeId id = 0;
@@ -119,6 +133,11 @@ class AppPort {
   virtual ~AppPort() = default;
   /// Queues messages for the app side and wakes it once. Never blocks on the app.
   virtual void post(std::vector<Inbound>&& messages) = 0;
+  /// Memory for `n` bytes of request body the app takes over without a copy. Called only on
+  /// the app side's own thread (from a caller-driven Server's pump()). The default, and the
+  /// answer on any other thread or failure: an empty block (owner unset), and the backend
+  /// stages the body itself.
+  virtual BodyBlock body_block(std::size_t /*n*/) { return {}; }
 };
 
 // ---- app side -> backend ---------------------------------------------------------------------

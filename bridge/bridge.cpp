@@ -31,6 +31,28 @@ struct ReleaseBytes {
   }
 };
 
+/// backend::AppPort::body_block() for a server this thread drives: an uninitialised bytes
+/// object of `n` bytes, which the backend fills and the app then gets as the request's body.
+/// Takes the GIL (join() pumps without it); an empty block when Python cannot allocate.
+backend::BodyBlock make_body_block(std::size_t n) noexcept {
+  backend::BodyBlock block;
+  const PyGILState_STATE gil = PyGILState_Ensure();
+  PyObject* bytes = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(n));
+  if (bytes == nullptr) {
+    PyErr_Clear();
+  } else {
+    try {
+      block.owner = std::shared_ptr<const void>(bytes, ReleaseBytes{});  // releases on throw
+      block.data = PyBytes_AS_STRING(bytes);
+      block.size = n;
+    } catch (...) {
+      block = {};
+    }
+  }
+  PyGILState_Release(gil);
+  return block;
+}
+
 /// Below this a copy costs less than the shared hold (allocation, GIL check on release).
 constexpr std::size_t kLendMinBytes = 4096;
 
@@ -88,13 +110,20 @@ PyObject* Exchange::receive_event(asgi::ReceiveParts&& event) {
   py::object guard = py::reinterpret_steal<py::object>(d);
   if (auto* req = std::get_if<asgi::RequestParts>(&event)) {
     if (PyDict_SetItem(d, n.type, n.http_request) != 0) throw py::error_already_set();
-    // The pieces are copied once, straight into the bytes object the app gets.
-    PyObject* body = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(req->bytes));
-    if (body == nullptr) throw py::error_already_set();
-    char* out = PyBytes_AS_STRING(body);
-    for (const std::string& piece : req->pieces) {
-      std::memcpy(out, piece.data(), piece.size());
-      out += piece.size();
+    PyObject* body = nullptr;
+    if (req->held) {
+      // A block from make_body_block(): the bytes object itself, filled by the backend.
+      body = static_cast<PyObject*>(const_cast<void*>(req->held.get()));
+      Py_INCREF(body);
+    } else {
+      // The pieces are copied once, straight into the bytes object the app gets.
+      body = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(req->bytes));
+      if (body == nullptr) throw py::error_already_set();
+      char* out = PyBytes_AS_STRING(body);
+      for (const std::string& piece : req->pieces) {
+        std::memcpy(out, piece.data(), piece.size());
+        out += piece.size();
+      }
     }
     set_item(d, n.body, body);
     if (PyDict_SetItem(d, n.more_body, req->more_body ? Py_True : Py_False) != 0) {
@@ -275,7 +304,12 @@ void Exchange::finish(bool raised, PyObject* exc) {
 void Exchange::on_app_failed(py::handle exc) { finish(true, exc.ptr()); }
 
 void Exchange::on_body(backend::BodyReceived& body) {
-  cycle_.take_body(std::move(body.bytes), body.more_body);
+  if (body.block.owner) {
+    cycle_.take_held(std::string_view(body.block.data, body.block.size),
+                     std::move(body.block.owner), body.more_body);
+  } else {
+    cycle_.take_body(std::move(body.bytes), body.more_body);
+  }
   after_progress();
 }
 
@@ -364,6 +398,8 @@ py::object Bridge::start(py::handle self) {
   server_ = std::move(result.server);
   caller_driven_ = server_->poll_fd() >= 0;
   mailbox_.set_quiet(caller_driven_);  // posts now come only from pump(), on this thread
+  // Request bodies straight into the app's bytes: only a backend on this thread asks.
+  if (caller_driven_) mailbox_.set_body_blocks(make_body_block);
   return py::none();
 }
 

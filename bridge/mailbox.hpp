@@ -8,7 +8,10 @@
 // that lands after the swap finds the queue empty and writes again, so no wake-up is lost.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "backends/port.hpp"
@@ -34,6 +37,15 @@ class Mailbox final : public backend::AppPort {
   /// The eventfd to watch for readability.
   int fd() const noexcept { return fd_; }
 
+  /// Body blocks come from `make` once set (the bridge sets it when it drives the backend on
+  /// its own thread, the only thread that asks); before, none.
+  void set_body_blocks(std::function<backend::BodyBlock(std::size_t)> make) {
+    body_blocks_ = std::move(make);
+  }
+  backend::BodyBlock body_block(std::size_t n) override {
+    return body_blocks_ ? body_blocks_(n) : backend::BodyBlock{};
+  }
+
   /// Quiet: posts come only from the app thread itself (a caller-driven server's pump()), so
   /// post() and drain() skip the eventfd. Set before any post.
   void set_quiet(bool quiet) noexcept { quiet_ = quiet; }
@@ -43,6 +55,7 @@ class Mailbox final : public backend::AppPort {
   bool quiet_ = false;
   std::mutex mutex_;
   std::vector<backend::Inbound> queue_;
+  std::function<backend::BodyBlock(std::size_t)> body_blocks_;
 };
 
 }  // namespace lancet::bridge

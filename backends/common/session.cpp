@@ -2,6 +2,7 @@
 #include "backends/common/session.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 #include <variant>
 
@@ -318,6 +319,13 @@ asgi::HttpScope Session::make_scope(const http1::RequestHead& head) const {
 
 void Session::on_data(std::string_view bytes) {
   if (ex_.with_app()) {
+    if (ex_.block.owner && bytes.size() <= ex_.block.size - ex_.block_filled) {
+      std::memcpy(ex_.block.data + ex_.block_filled, bytes.data(), bytes.size());
+      ex_.block_filled += bytes.size();
+      return;
+    }
+    if (ex_.block.owner) unblock();  // more than was declared cannot come; never kept unsafe
+    if (ex_.pending.empty() && try_block(bytes)) return;
     if (ex_.pending.capacity() - ex_.pending.size() < bytes.size()) {
       // Sized once for the body this turn brought: these bytes, the rest of the input not
       // parsed yet, at most what the request declares. Grown by doubling instead, a 64 KiB body
@@ -335,19 +343,58 @@ void Session::on_data(std::string_view bytes) {
   if (ex_.discarded > kMaxDiscardBytes) close(Closing::after_flush);
 }
 
+bool Session::try_block(std::string_view bytes) {
+  if (!ex_.declared) return false;
+  const std::uint64_t left = *ex_.declared - ex_.posted;
+  const std::uint64_t window = std::max<std::uint64_t>(config_.body_window, 1);
+  const std::uint64_t ahead = ex_.posted - ex_.consumed;
+  // The whole rest must be in hand (so the block is posted this turn) and fit the window.
+  if (left == 0 || left > window - std::min(ahead, window) ||
+      bytes.size() + http_.unparsed_bytes() < left || bytes.size() > left) {
+    return false;
+  }
+  BodyBlock block = host_.body_block(static_cast<std::size_t>(left));
+  if (!block.owner || block.size != left) return false;
+  ex_.block = std::move(block);
+  std::memcpy(ex_.block.data, bytes.data(), bytes.size());
+  ex_.block_filled = bytes.size();
+  return true;
+}
+
+void Session::unblock() {
+  ex_.pending.insert(0, ex_.block.data, ex_.block_filled);
+  ex_.block = {};
+  ex_.block_filled = 0;
+}
+
 void Session::post_body() {
   if (!ex_.with_app() || ex_.last_posted) return;
+  if (ex_.block.owner) {
+    if (ex_.block_filled < ex_.block.size) {
+      unblock();  // the turn ended short of the bytes it was sized for: stage them
+    } else {
+      ex_.posted += ex_.block.size;
+      ex_.last_posted = ex_.body_complete;
+      BodyReceived& body = std::get<BodyReceived>(
+          outbox_.emplace_back(std::in_place_type<BodyReceived>, ex_.id, std::string(),
+                               !ex_.body_complete));
+      body.block = std::move(ex_.block);
+      ex_.block = {};
+      ex_.block_filled = 0;
+      return;
+    }
+  }
   const std::uint64_t window = std::max<std::uint64_t>(config_.body_window, 1);
   const std::uint64_t ahead = ex_.posted - ex_.consumed;
   const std::uint64_t credit = ahead < window ? window - ahead : 0;
   if (!ex_.pending.empty() && credit > 0) {
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(credit, ex_.pending.size()));
     const bool last = ex_.body_complete && n == ex_.pending.size();
-    outbox_.push_back(BodyReceived{ex_.id, take_front(ex_.pending, n), !last});
+    outbox_.emplace_back(std::in_place_type<BodyReceived>, ex_.id, take_front(ex_.pending, n), !last);
     ex_.posted += n;
     ex_.last_posted = last;
   } else if (ex_.pending.empty() && ex_.body_complete) {
-    outbox_.push_back(BodyReceived{ex_.id, {}, false});
+    outbox_.emplace_back(std::in_place_type<BodyReceived>, ex_.id, std::string(), false);
     ex_.last_posted = true;
   }
 }
@@ -415,7 +462,8 @@ std::size_t Session::pending_output(std::span<std::string_view> out) const {
 bool Session::window_open() const noexcept {
   if (!ex_.with_app() || ex_.last_posted) return true;
   const std::uint64_t window = std::max<std::uint64_t>(config_.body_window, 1);
-  return ex_.posted - ex_.consumed + ex_.pending.size() < window;  // else: TCP backpressure
+  return ex_.posted - ex_.consumed + ex_.pending.size() + ex_.block_filled <
+         window;  // else: TCP backpressure
 }
 
 bool Session::wants_read() const noexcept {

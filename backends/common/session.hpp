@@ -24,7 +24,10 @@
 //   the app only while posted - consumed < body_window; wants_read() is false while
 //   posted - consumed + pending >= body_window, so TCP pushes back on the client. After the
 //   app's response ends, unread body is read and dropped up to kMaxDiscardBytes, then the
-//   cycle restarts; beyond that the connection closes.
+//   cycle restarts; beyond that the connection closes. When the whole rest of a body
+//   (Content-Length) is in hand in one turn and fits the window, it goes instead into a
+//   Host::body_block() the app side owns (the bridge: the bytes object the app gets), posted
+//   whole: one copy from the socket's buffer to the app, no staging.
 //
 //   Input. receive_data() lends the bytes to http1, which parses them in place during the next
 //   pump(); the backend calls keep_input() before it reuses their buffer (http1 copies what is
@@ -92,6 +95,9 @@ class Session {
     virtual bool open_file(const std::string& path) = 0;
     /// A pathsend body is still being sent: the cycle cannot end yet.
     virtual bool sending_file() const = 0;
+    /// Memory the app side owns for `n` bytes of request body (AppPort::body_block()); an
+    /// empty block (the default): stage the body.
+    virtual BodyBlock body_block(std::size_t /*n*/) { return {}; }
   };
 
   /// What the backend should do with the socket. Only ever rises.
@@ -183,6 +189,8 @@ class Session {
     std::uint64_t discarded = 0;
     std::optional<std::uint64_t> declared;  ///< the request's Content-Length, if it has one
     std::string pending;         ///< parsed body not yet posted (window full)
+    BodyBlock block;             ///< or: the rest of the body goes here (owner set)
+    std::size_t block_filled = 0;
     std::shared_ptr<ExchangeFlow> flow;
     bool with_app() const noexcept { return id != 0 && !ended; }
   };
@@ -204,6 +212,11 @@ class Session {
   asgi::HttpScope make_scope(const http1::RequestHead& head) const;
   void on_data(std::string_view bytes);
   void post_body();
+  /// Starts the exchange's body block with `bytes` when the whole rest of the body is in hand,
+  /// fits the window and the host gives one; false: stage as usual.
+  bool try_block(std::string_view bytes);
+  /// Moves what the block holds into `pending` and lets the block go.
+  void unblock();
   bool window_open() const noexcept;
   void app_finished();
   void end_exchange(bool client_gone);

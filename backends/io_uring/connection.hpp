@@ -178,6 +178,8 @@ class alignas(16) Connection : private common::Session::Host {
   classify::Readiness readiness() const override { return shared_.readiness(); }
   bool open_file(const std::string& path) override;
   bool sending_file() const override { return file_fd_ >= 0; }
+  /// The app side answers only on its own thread (caller-driven); elsewhere it gives none.
+  BodyBlock body_block(std::size_t n) override { return shared_.app.body_block(n); }
 
   void run(Clock::time_point now);
   void refresh_date();

@@ -285,11 +285,32 @@ void HttpCycle::take_body(std::string&& bytes, bool more_body) {
   pending_bytes_ += bytes.size();
   pending_->bytes += bytes.size();
   std::vector<std::string>& pieces = pending_->pieces;
+  if (pending_->held) {  // bytes behind held ones: both become pieces, in order
+    pieces.emplace_back(pending_->held_bytes);
+    pending_->held.reset();
+    pending_->held_bytes = {};
+  }
   if (!pieces.empty() && pieces.back().size() + bytes.size() <= kMergeBodyPieceBytes) {
     pieces.back().append(bytes);
   } else {
     pieces.push_back(std::move(bytes));
   }
+}
+
+void HttpCycle::take_held(std::string_view bytes, std::shared_ptr<const void> hold,
+                          bool more_body) {
+  if (request_complete_ || disconnected_) return;
+  if (bytes.empty() || (pending_ && (!pending_->pieces.empty() || pending_->held))) {
+    take_body(std::string(bytes), more_body);
+    return;
+  }
+  if (!more_body) request_complete_ = true;
+  if (!pending_) pending_.emplace();
+  pending_->more_body = more_body;
+  pending_bytes_ += bytes.size();
+  pending_->bytes += bytes.size();
+  pending_->held = std::move(hold);
+  pending_->held_bytes = bytes;
 }
 
 std::optional<ReceiveParts> HttpCycle::next_receive_parts() {
@@ -307,7 +328,9 @@ std::optional<ReceiveEvent> HttpCycle::next_receive() {
   auto* request = std::get_if<RequestParts>(&*parts);
   if (request == nullptr) return ReceiveEvent{HttpDisconnect{}};
   HttpRequest event{{}, request->more_body};
-  if (request->pieces.size() == 1) {
+  if (request->held) {
+    event.body.assign(request->held_bytes);
+  } else if (request->pieces.size() == 1) {
     event.body = std::move(request->pieces.front());
   } else {
     event.body.reserve(request->bytes);

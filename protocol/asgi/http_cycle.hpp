@@ -31,6 +31,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -142,6 +143,10 @@ struct RequestParts {
   std::vector<std::string> pieces;  ///< in order; their concatenation is the event's body
   std::size_t bytes = 0;            ///< total size of the pieces
   bool more_body = false;
+  /// Or, when set (`pieces` then empty): the body is `held_bytes`, memory the server side made
+  /// and `held` keeps alive (the bridge: a Python bytes object, handed over without a copy).
+  std::shared_ptr<const void> held;
+  std::string_view held_bytes;
 };
 using ReceiveParts = std::variant<RequestParts, HttpDisconnect>;
 
@@ -191,6 +196,9 @@ class HttpCycle {
   /// The same, taking the buffer (no copy, unless it is small and merged into the small piece
   /// before it).
   void take_body(std::string&& bytes, bool more_body);
+  /// The same for bytes `hold` keeps alive: queued as they are when nothing else is queued
+  /// (next_receive_parts() gives them as RequestParts::held), else copied behind the rest.
+  void take_held(std::string_view bytes, std::shared_ptr<const void> hold, bool more_body);
   /// The client disconnected (EOF or a socket error before the cycle finished).
   void on_disconnect() noexcept { disconnected_ = true; }
   /// What the app's receive() gets now: http.request (queued body, in order), http.disconnect

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,16 @@ struct FakeHost : Session::Host {
     return file_opens;
   }
   bool sending_file() const override { return file_open; }
+
+  // Body blocks (the app side's memory), when `blocks` is on: each a string kept by the host.
+  bool blocks = false;
+  std::vector<std::shared_ptr<std::string>> blocks_given;
+  BodyBlock body_block(std::size_t n) override {
+    if (!blocks) return {};
+    auto memory = std::make_shared<std::string>(n, '?');
+    blocks_given.push_back(memory);
+    return BodyBlock{memory->data(), n, memory};
+  }
 };
 
 struct Fixture {
@@ -103,7 +114,9 @@ struct Fixture {
   }
   std::string body_posted() const {
     std::string out;
-    for (const auto& b : posted<BodyReceived>()) out += b.bytes;
+    for (const auto& b : posted<BodyReceived>()) {
+      out += b.block.owner ? std::string_view(b.block.data, b.block.size) : b.bytes;
+    }
     return out;
   }
 
@@ -313,6 +326,102 @@ TEST(Session, ABodyOverSeveralTurnsIsStagedPartByPart) {
     }
   }
   EXPECT_EQ(sizes, (std::vector<std::size_t>{10000, 30000}));
+}
+
+// ---- bodies straight into the app side's memory ----------------------------------------------
+
+// The whole body in hand in one turn, within the window: copied once, into the block the host
+// (the bridge: the app's bytes object) gave, and posted whole.
+TEST(Session, AWholeBodyInHandGoesIntoTheAppSidesBlock) {
+  Fixture f;
+  f.host.blocks = true;
+  f.feed("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789");
+  const auto bodies = f.posted<BodyReceived>();
+  ASSERT_EQ(bodies.size(), 1u);
+  ASSERT_TRUE(bodies[0].block.owner);
+  ASSERT_EQ(f.host.blocks_given.size(), 1u);
+  EXPECT_EQ(bodies[0].block.data, f.host.blocks_given[0]->data());
+  EXPECT_EQ(*f.host.blocks_given[0], "0123456789");
+  EXPECT_EQ(bodies[0].block.size, 10u);
+  EXPECT_TRUE(bodies[0].bytes.empty());
+  EXPECT_FALSE(bodies[0].more_body);
+  // The next request on the connection gets its own block.
+  f.respond(1, "ok");
+  f.feed("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc");
+  ASSERT_EQ(f.host.blocks_given.size(), 2u);
+  EXPECT_EQ(*f.host.blocks_given[1], "abc");
+  EXPECT_EQ(f.posted<BodyReceived>().back().block.owner.get(), f.host.blocks_given[1].get());
+}
+
+// Several lent buffers of one turn fill one block.
+TEST(Session, ABodyOverSeveralBuffersOfOneTurnFillsOneBlock) {
+  Fixture f;
+  f.host.blocks = true;
+  std::string body(40000, 'x');
+  for (std::size_t i = 0; i < body.size(); i += 7) body[i] = static_cast<char>('a' + i % 26);
+  const std::string stream =
+      "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 40000\r\n\r\n" + body;
+  std::vector<std::string> buffers;
+  for (std::size_t at = 0; at < stream.size(); at += 16 * 1024) {
+    buffers.push_back(stream.substr(at, 16 * 1024));
+  }
+  for (const std::string& buffer : buffers) f.session->receive_data(buffer, f.now);
+  f.turn();
+  ASSERT_EQ(f.host.blocks_given.size(), 1u);
+  EXPECT_EQ(*f.host.blocks_given[0], body);
+  EXPECT_EQ(f.posted<BodyReceived>().size(), 1u);
+  EXPECT_FALSE(f.posted<BodyReceived>()[0].more_body);
+}
+
+// A body not all in hand, larger than the window, or of no declared length is staged as before.
+TEST(Session, APartialOrOverWindowBodyIsStaged) {
+  {
+    Fixture f;
+    f.host.blocks = true;
+    f.feed("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n01234");
+    EXPECT_TRUE(f.host.blocks_given.empty());  // half in hand: staged
+    ASSERT_EQ(f.posted<BodyReceived>().size(), 1u);
+    EXPECT_FALSE(f.posted<BodyReceived>()[0].block.owner);
+    EXPECT_TRUE(f.posted<BodyReceived>()[0].more_body);
+    f.feed("56789");  // the whole rest in hand now
+    ASSERT_EQ(f.host.blocks_given.size(), 1u);
+    EXPECT_EQ(*f.host.blocks_given[0], "56789");
+    EXPECT_EQ(f.body_posted(), "0123456789");
+    EXPECT_FALSE(f.posted<BodyReceived>().back().more_body);
+  }
+  {
+    ServerConfig config;
+    config.body_window = 10;
+    Fixture f(config);
+    f.host.blocks = true;
+    f.feed("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\n0123456789A");
+    EXPECT_TRUE(f.host.blocks_given.empty());
+    EXPECT_EQ(f.body_posted(), "0123456789");
+  }
+  {
+    Fixture f;  // chunked: no declared length
+    f.host.blocks = true;
+    f.feed("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+    EXPECT_TRUE(f.host.blocks_given.empty());
+    EXPECT_EQ(f.body_posted(), "abc");
+  }
+}
+
+// The rest of a body that began staged (window full) goes into a block once it is all in hand
+// and the app has made room for it.
+TEST(Session, TheRestOfABodyMayGoIntoABlockOnceTheWindowHasRoom) {
+  ServerConfig config;
+  config.body_window = 10;
+  Fixture f(config);
+  f.host.blocks = true;
+  f.feed("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 14\r\n\r\n0123456789");
+  EXPECT_TRUE(f.host.blocks_given.empty());  // 10 of 14 in hand
+  f.session->on_credit(1, 10);
+  f.feed("abcd");
+  ASSERT_EQ(f.host.blocks_given.size(), 1u);
+  EXPECT_EQ(*f.host.blocks_given[0], "abcd");
+  EXPECT_EQ(f.body_posted(), "0123456789abcd");
+  EXPECT_FALSE(f.posted<BodyReceived>().back().more_body);
 }
 
 TEST(Session, WantsReadOnlyWhileTheWindowHasRoom) {

@@ -519,6 +519,65 @@ TEST(AsgiHttpCycle, LargeBodyPiecesAreHandedOverWithoutCopying) {
   EXPECT_FALSE(cycle.next_receive_parts().has_value());
 }
 
+// A body the server side made in memory it owns (the bridge: the app's bytes object) is handed
+// over as it is: the same bytes, the same hold.
+TEST(AsgiHttpCycle, AHeldBodyIsHandedOverAsItIs) {
+  HttpCycle cycle;
+  auto memory = std::make_shared<std::string>("the whole body");
+  const std::string_view bytes = *memory;
+  cycle.take_held(bytes, memory, false);
+  EXPECT_EQ(cycle.pending_receive_bytes(), bytes.size());
+  std::optional<ReceiveParts> parts = cycle.next_receive_parts();
+  ASSERT_TRUE(parts.has_value());
+  const auto* request = std::get_if<RequestParts>(&*parts);
+  ASSERT_NE(request, nullptr);
+  EXPECT_EQ(request->held.get(), memory.get());
+  EXPECT_EQ(request->held_bytes.data(), bytes.data());
+  EXPECT_EQ(request->held_bytes.size(), bytes.size());
+  EXPECT_TRUE(request->pieces.empty());
+  EXPECT_EQ(request->bytes, bytes.size());
+  EXPECT_FALSE(request->more_body);
+  EXPECT_EQ(cycle.pending_receive_bytes(), 0u);
+  // After the last piece, more is ignored.
+  cycle.take_held(bytes, memory, false);
+  EXPECT_FALSE(cycle.next_receive_parts().has_value());
+}
+
+// Bytes queued before or after held ones keep their order: the held bytes are copied then.
+TEST(AsgiHttpCycle, HeldBytesQueuedWithOthersKeepTheirOrder) {
+  {
+    HttpCycle cycle;
+    auto memory = std::make_shared<std::string>("held-");
+    cycle.take_held(*memory, memory, true);
+    cycle.take_body("then", false);
+    std::optional<ReceiveParts> parts = cycle.next_receive_parts();
+    ASSERT_TRUE(parts.has_value());
+    const auto& request = std::get<RequestParts>(*parts);
+    EXPECT_FALSE(request.held);
+    EXPECT_EQ(request.pieces, (std::vector<std::string>{"held-then"}));
+    EXPECT_EQ(request.bytes, 9u);
+  }
+  {
+    HttpCycle cycle;
+    auto memory = std::make_shared<std::string>("-held");
+    cycle.take_body("first", true);
+    cycle.take_held(*memory, memory, false);
+    std::optional<ReceiveEvent> event = cycle.next_receive();
+    ASSERT_TRUE(event.has_value());
+    const auto& request = std::get<HttpRequest>(*event);
+    EXPECT_EQ(request.body, "first-held");
+    EXPECT_FALSE(request.more_body);
+  }
+  {
+    HttpCycle cycle;  // next_receive() (merged) copies a held body alone too
+    auto memory = std::make_shared<std::string>("alone");
+    cycle.take_held(*memory, memory, false);
+    std::optional<ReceiveEvent> event = cycle.next_receive();
+    ASSERT_TRUE(event.has_value());
+    EXPECT_EQ(std::get<HttpRequest>(*event).body, "alone");
+  }
+}
+
 TEST(AsgiHttpCycle, SmallBodyPiecesAreMergedAsTheyQueue) {
   HttpCycle cycle;
   cycle.take_body("a", true);
