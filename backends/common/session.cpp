@@ -324,7 +324,7 @@ void Session::on_data(std::string_view bytes) {
       ex_.block_filled += bytes.size();
       return;
     }
-    if (ex_.block.owner) unblock();  // more than was declared cannot come; never kept unsafe
+    if (ex_.block.owner) unblock();  // never: llhttp ends the body at Content-Length
     if (ex_.pending.empty() && try_block(bytes)) return;
     if (ex_.pending.capacity() - ex_.pending.size() < bytes.size()) {
       // Sized once for the body this turn brought: these bytes, the rest of the input not
@@ -390,7 +390,8 @@ void Session::post_body() {
   if (!ex_.pending.empty() && credit > 0) {
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(credit, ex_.pending.size()));
     const bool last = ex_.body_complete && n == ex_.pending.size();
-    outbox_.emplace_back(std::in_place_type<BodyReceived>, ex_.id, take_front(ex_.pending, n), !last);
+    outbox_.emplace_back(std::in_place_type<BodyReceived>, ex_.id, take_front(ex_.pending, n),
+                         !last);
     ex_.posted += n;
     ex_.last_posted = last;
   } else if (ex_.pending.empty() && ex_.body_complete) {

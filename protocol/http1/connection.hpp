@@ -11,12 +11,12 @@
 //   bytes the parser must see again joined to the next (an unfinished method, or what follows
 //   a finished request when more than one buffer holds it) are copied. The connection's own
 //   buffer is let go once parsed when it grew past kKeptInputCapacity.
-//   next_event() runs llhttp over the input and returns one event at a time: RequestHead, then Data* and EndOfMessage, then Paused
-//   until start_next_cycle(). Pipelined bytes stay buffered and unparsed while Paused, so one
-//   request is in flight at a time. NeedData means "feed me"; ConnectionClosed means the peer
-//   closed cleanly between requests. Errors are sticky: after a remote error every
-//   next_event() returns it again, and the caller may still send the error response
-//   (send_error_response) before closing.
+//   next_event() runs llhttp over the input and returns one event at a time: RequestHead,
+//   then Data* and EndOfMessage, then Paused until start_next_cycle(). Pipelined bytes stay
+//   buffered and unparsed while Paused, so one request is in flight at a time. NeedData means
+//   "feed me"; ConnectionClosed means the peer closed cleanly between requests. Errors are
+//   sticky: after a remote error every next_event() returns it again, and the caller may still
+//   send the error response (send_error_response) before closing.
 //   Output: send(head), send_data(bytes), send_end(trailers) queue bytes; the framing of the
 //   response (Content-Length, chunked, close-delimited, none) is decided once per response in
 //   framing.cpp. The caller drains pending_output() and reports consume_output(n).
@@ -73,7 +73,9 @@ class ServerConnection {
   /// Received bytes not parsed yet (lent or copied).
   std::size_t unparsed_bytes() const noexcept;
   /// Bytes of memory the connection holds for input (its own buffer's capacity).
-  std::size_t input_capacity() const noexcept { return in_.capacity() > kEmptyCapacity ? in_.capacity() : 0; }
+  std::size_t input_capacity() const noexcept {
+    return in_.capacity() > kEmptyCapacity ? in_.capacity() : 0;
+  }
   /// The next event. Errors (remote, sticky): every http1 Errc of the remote section.
   Result<Event> next_event();
 
