@@ -73,9 +73,7 @@ class ServerConnection {
   /// Received bytes not parsed yet (lent or copied).
   std::size_t unparsed_bytes() const noexcept;
   /// Bytes of memory the connection holds for input (its own buffer's capacity).
-  std::size_t input_capacity() const noexcept {
-    return in_.capacity() > kEmptyCapacity ? in_.capacity() : 0;
-  }
+  std::size_t input_capacity() const noexcept { return in_.capacity(); }
   /// The next event. Errors (remote, sticky): every http1 Errc of the remote section.
   Result<Event> next_event();
 
@@ -175,7 +173,6 @@ class ServerConnection {
   // lend_data()'s buffers not yet parsed, in order; in_ has no unparsed bytes while there are
   // any. The first is the one being parsed.
   std::vector<std::string_view> lent_;
-  static constexpr std::size_t kEmptyCapacity = std::string().capacity();  // the inline buffer
   std::string_view unparsed() const noexcept {
     return lent_.empty() ? std::string_view(in_).substr(in_pos_) : lent_.front();
   }
