@@ -346,10 +346,8 @@ void Session::on_data(std::string_view bytes) {
 bool Session::try_block(std::string_view bytes) {
   if (!ex_.declared) return false;
   const std::uint64_t left = *ex_.declared - ex_.posted;
-  const std::uint64_t window = std::max<std::uint64_t>(config_.body_window, 1);
-  const std::uint64_t ahead = ex_.posted - ex_.consumed;
   // The whole rest must be in hand (so the block is posted this turn) and fit the window.
-  if (left == 0 || left > window - std::min(ahead, window) ||
+  if (left == 0 || left > body_credit() ||
       bytes.size() + http_.unparsed_bytes() < left || bytes.size() > left) {
     return false;
   }
@@ -384,9 +382,7 @@ void Session::post_body() {
       return;
     }
   }
-  const std::uint64_t window = std::max<std::uint64_t>(config_.body_window, 1);
-  const std::uint64_t ahead = ex_.posted - ex_.consumed;
-  const std::uint64_t credit = ahead < window ? window - ahead : 0;
+  const std::uint64_t credit = body_credit();
   if (!ex_.pending.empty() && credit > 0) {
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(credit, ex_.pending.size()));
     const bool last = ex_.body_complete && n == ex_.pending.size();
@@ -462,9 +458,13 @@ std::size_t Session::pending_output(std::span<std::string_view> out) const {
 
 bool Session::window_open() const noexcept {
   if (!ex_.with_app() || ex_.last_posted) return true;
+  return ex_.pending.size() + ex_.block_filled < body_credit();  // else: TCP backpressure
+}
+
+std::uint64_t Session::body_credit() const noexcept {
   const std::uint64_t window = std::max<std::uint64_t>(config_.body_window, 1);
-  return ex_.posted - ex_.consumed + ex_.pending.size() + ex_.block_filled <
-         window;  // else: TCP backpressure
+  const std::uint64_t ahead = ex_.posted - ex_.consumed;
+  return ahead < window ? window - ahead : 0;
 }
 
 bool Session::wants_read() const noexcept {

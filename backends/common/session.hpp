@@ -215,6 +215,8 @@ class Session {
   /// Starts the exchange's body block with `bytes` when the whole rest of the body is in hand,
   /// fits the window and the host gives one; false: stage as usual.
   bool try_block(std::string_view bytes);
+  /// Body bytes the app may still be sent: the window less what it has not consumed.
+  std::uint64_t body_credit() const noexcept;
   /// Moves what the block holds into `pending` and lets the block go.
   void unblock();
   bool window_open() const noexcept;
