@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "bridge/app_task.hpp"
 #include "bridge/awaitable.hpp"
 #include "bridge/capi.hpp"
 #include "bridge/names.hpp"
@@ -343,6 +344,8 @@ Bridge::Bridge(const py::dict& native_config, py::object app, py::object loop, p
     task_type_ = py::module_::import("asyncio").attr("Task");
     task_kwnames_ = py::make_tuple(py::str("loop"), py::str("name"));
     task_name_ = py::str("lancet.http");
+    native_tasks_ = !native_config.contains("task_impl") ||
+                    native_config["task_impl"].cast<std::string>() != "asyncio";
   }
   py::module_ logging = py::module_::import("logging");
   error_logger_ = logging.attr("getLogger")("lancet.error");
@@ -575,7 +578,11 @@ void Bridge::start_app(py::handle handle, py::handle scope, const AppEntryPoints
   PyObject* args[] = {app_.ptr(), scope.ptr(), receive.ptr(), send.ptr(), app_exit.ptr()};
   py::object coro = steal(PyObject_Vectorcall(call_app_.ptr(), args, 5, nullptr));
   try {
-    if (task_type_) {
+    if (native_tasks_) {
+      PyObject* task = make_app_task(coro.ptr(), loop_.ptr(), task_name.ptr());
+      if (task == nullptr) throw py::error_already_set();
+      starting_.push_back(steal(task));
+    } else if (task_type_) {
       // asyncio.Task(coro, loop=loop, name=...): what create_task does without a factory,
       // minus the loop method and (3.11) the per-task "Task-<n>" name formatting.
       PyObject* targs[] = {coro.ptr(), loop_.ptr(), task_name.ptr()};
@@ -634,9 +641,10 @@ void Bridge::on_wakeup() {
   if (batch_.empty()) return;
   if (!caller_driven_ && server_ && !release_scheduled_) server_->hold_wakeups();
   dispatch_batch();
+  py::object stop = start_tasks();
   if (caller_driven_) {
-    // After the tasks' first steps and the callbacks of the futures resolved above (call_soon
-    // is FIFO): their sends are written by one pump().
+    // After the callbacks of the futures resolved above (call_soon is FIFO): what they and the
+    // new tasks' first steps sent is written by one pump().
     schedule_flush();
   } else if (server_ && !release_scheduled_) {
     // The sends the batch's tasks make queue without waking the backend until
@@ -651,6 +659,33 @@ void Bridge::on_wakeup() {
       log_error("lancet: internal error scheduling a wake-up", e.value().ptr());
     }
   }
+  if (stop) {  // after the flush is scheduled: what the other tasks sent still goes out
+    PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(stop.ptr())), stop.ptr());
+    throw py::error_already_set();
+  }
+}
+
+py::object Bridge::start_tasks() {
+  if (starting_.empty()) return {};
+  int running = task_running(loop_.ptr());
+  if (running < 0) {
+    py::error_already_set e;
+    log_error("lancet: internal error looking up the current task", e.value().ptr());
+    running = 1;  // schedule: always safe
+  }
+  py::object stop;  // a KeyboardInterrupt / SystemExit to raise after the others have run
+  for (py::object& task : starting_) {
+    const int rc = running ? schedule_app_task(task.ptr()) : start_app_task(task.ptr());
+    if (rc == 0) continue;
+    py::error_already_set e;
+    if (PyErr_GivenExceptionMatches(e.type().ptr(), PyExc_Exception)) {
+      log_error("lancet: internal error running an app task", e.value().ptr());
+    } else if (!stop) {
+      stop = e.value();
+    }
+  }
+  starting_.clear();
+  return stop;
 }
 
 void Bridge::dispatch_batch() {

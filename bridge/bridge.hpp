@@ -8,13 +8,14 @@
 // resolves waiting futures. ServerPort calls (submit, body_consumed) only queue and wake the
 // backend, so they are made with the GIL held; make_server() and join() release it.
 //
-// Running the app: one asyncio.Task(lancet._app.call_app(app, scope, receive, send, app_exit),
-// loop=loop) per request (or loop.create_task when a task factory is set). call_app calls
-// app_exit when the app returns or raises, which applies HttpCycle::on_app_exit: no done
-// callback, which would cost a loop.call_soon per request. receive/send/app_exit are C
-// functions bound to the Exchange object (no pybind11 dispatch on the hot path). Tasks rather
-// than eager stepping, so that asyncio.current_task() (anyio cancel scopes, Starlette) is
-// right.
+// Running the app: lancet._app.call_app(app, scope, receive, send, app_exit) per request, in an
+// AppTask (bridge/app_task.hpp: asyncio.current_task() is right, so anyio cancel scopes and
+// Starlette work) whose first step runs once the whole batch has been dispatched; with
+// --task-impl asyncio in an asyncio.Task(coro, loop=loop), and with a task factory on the loop
+// through loop.create_task. call_app calls app_exit when the app returns or raises, which
+// applies HttpCycle::on_app_exit: no done callback, which would cost a loop.call_soon per
+// request. receive/send/app_exit are C functions bound to the Exchange object (no pybind11
+// dispatch on the hot path).
 #pragma once
 
 #include <Python.h>
@@ -162,6 +163,10 @@ class Bridge {
   friend class WebSocketExchanges;  // shares the task setup, scope building and loggers
   void on_request(backend::RequestStarted& started);
   void dispatch_batch();  // batch_ to the exchanges (loop thread, GIL held)
+  /// The first steps of the AppTasks the batch made, in order (scheduled instead when a task
+  /// is running, as in _serve's last on_wakeup()). A KeyboardInterrupt or SystemExit one of
+  /// them raised is returned, to raise once the batch's work is scheduled.
+  py::object start_tasks();
   PyObject* build_scope(const asgi::HttpScope& scope);  // new reference
   /// Starts the app's task, named `task_name`, for the exchange in `handle` (see the file
   /// comment), with `calls` bound to it. Raises py::error_already_set when it cannot.
@@ -188,6 +193,8 @@ class Bridge {
   bool caller_driven_ = false;   // the server runs on this thread (ServerConfig::io_thread off)
   bool flush_scheduled_ = false;
   py::object task_type_;      // asyncio.Task when the loop has no task factory, else unset
+  bool native_tasks_ = false;  // AppTasks (--task-impl native and no task factory)
+  std::vector<py::object> starting_;  // AppTasks made by the batch, not stepped yet
   py::object task_kwnames_;   // ("loop", "name")
   py::object task_name_;      // one shared name: no per-task name formatting
   py::object state_;          // lifespan state (None: lifespan did not run)

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "bridge/app_task.hpp"
 #include "bridge/awaitable.hpp"
 #include "bridge/bridge.hpp"
 #include "bridge/capi.hpp"
@@ -22,6 +23,11 @@ namespace py = pybind11;
 
 namespace lancet::bridge {
 namespace {
+
+py::object steal_or_throw(PyObject* o) {
+  if (o == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(o);
+}
 
 py::tuple step_tuple(const lifespan::Step& step) {
   return py::make_tuple(std::string(lifespan::to_string(step.action)),
@@ -72,7 +78,29 @@ void define_lifespan(py::module_& m) {
 }  // namespace
 
 void define_module(py::module_& m) {
-  if (!init_names() || !init_ready_type()) throw py::error_already_set();
+  if (!init_names() || !init_ready_type() || !init_app_task_type()) throw py::error_already_set();
+  m.attr("AppTask") = py::reinterpret_borrow<py::object>(app_task_type());
+  m.def("live_app_tasks", [] { return steal_or_throw(live_app_tasks()); },
+        "The app tasks (AppTask) not done yet, oldest first: what shutdown cancels.");
+  m.def(
+      "create_app_task",
+      [](py::handle coro, py::handle loop, py::str name, bool eager) {
+        py::object task = steal_or_throw(make_app_task(coro.ptr(), loop.ptr(), name.ptr()));
+        if (eager) {
+          const int running = task_running(loop.ptr());
+          if (running < 0) throw py::error_already_set();
+          if (running) {
+            throw py::value_error("create_app_task(eager=True): a task is running on this loop");
+          }
+        }
+        if ((eager ? start_app_task(task.ptr()) : schedule_app_task(task.ptr())) != 0) {
+          throw py::error_already_set();
+        }
+        return task;
+      },
+      py::arg("coro"), py::arg("loop"), py::arg("name") = "lancet.app", py::arg("eager") = false,
+      "Runs `coro` in an AppTask on `loop`, as the server runs an app: its first step now when "
+      "`eager` (no task may be running), else at the loop's next turn. For tests and embedding.");
   m.doc() = "Lancet's native bridge: the server, the ASGI receive/send, the lifespan cycle.";
   m.def("backend_name", [] { return std::string(LANCET_BACKEND_NAME); },
         "The I/O backend compiled in (blocking, io_uring, libevent).");

@@ -287,11 +287,14 @@ async def _run(config, loop, stop: asyncio.Event, signals: Dict[str, int]) -> in
     finally:
         loop.remove_reader(fd)
 
-    # App tasks still running (the client left, a background task): cancel them.
+    # App tasks still running (the client left, a background task): cancel them. Requests run
+    # in AppTasks (--task-impl native), which asyncio.all_tasks() does not list.
     current = asyncio.current_task()
     for task in asyncio.all_tasks(loop):
         if task is not current and task is not lifespan.task and task is not stop_wait:
             task.cancel()
+    for task in _lancet.live_app_tasks():
+        task.cancel()
     # Lifespan shutdown, bounded by the graceful timeout; a further signal stops waiting.
     seen = signals["count"]
     shutdown = loop.create_task(lifespan.shutdown())
@@ -307,6 +310,15 @@ async def _run(config, loop, stop: asyncio.Event, signals: Dict[str, int]) -> in
     return EXIT_OK if shutdown.result() else EXIT_LIFESPAN_FAILED
 
 
+async def _settle(tasks, turns: int = 100) -> None:
+    """Lets cancelled AppTasks (not futures: gather() cannot wait on them) run their
+    cancellation, for at most `turns` loop turns."""
+    for _ in range(turns):
+        if all(task.done() for task in tasks):
+            return
+        await asyncio.sleep(0)
+
+
 def serve(config) -> int:
     """Serves ``config.app`` (already loaded) until SIGINT/SIGTERM; returns the exit code."""
     loop = _new_loop(config.loop)
@@ -318,8 +330,13 @@ def serve(config) -> int:
             pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
             for task in pending:
                 task.cancel()
+            app_tasks = _lancet.live_app_tasks()
+            for task in app_tasks:
+                task.cancel()
             if pending:
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            if app_tasks:
+                loop.run_until_complete(_settle(app_tasks))
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             asyncio.set_event_loop(None)

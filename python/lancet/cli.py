@@ -17,7 +17,7 @@ import traceback
 from typing import Any, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 from . import __version__
-from .config import LIFESPAN_MODES, LOG_LEVELS, LOOP_MODES, WS_MODES, Config
+from .config import LIFESPAN_MODES, LOG_LEVELS, LOOP_MODES, TASK_IMPLS, WS_MODES, Config
 from .env import EnvFileError, load_env_file
 from .loader import AppLoadError, AppStringError, load_app
 from .loader import _parse as parse_app_string
@@ -264,6 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
                         f"off (default: {_D.lifespan})")
     g.add_argument("--loop", choices=LOOP_MODES,
                    help=f"event loop for the app: auto (uvloop if importable), asyncio, uvloop (default: {_D.loop})")
+    g.add_argument("--task-impl", choices=TASK_IMPLS,
+                   help="what runs each request's app: native (an asyncio-compatible task of "
+                        "Lancet's: asyncio.current_task(), anyio cancel scopes and contextvars "
+                        "behave as with asyncio.Task, at a fraction of its cost per request; "
+                        "asyncio.all_tasks() does not list it and it is not an asyncio.Future) or "
+                        "asyncio (an asyncio.Task per request; also what a task factory set on "
+                        f"the loop gets) (default: {_D.task_impl})")
     g.add_argument("--factory", action="store_true",
                    help="APP is a factory: call it with no arguments to get the app (default: off)")
     g.add_argument("--app-dir", metavar="DIR",

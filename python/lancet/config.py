@@ -15,6 +15,9 @@ LIFESPAN_MODES = ("auto", "on", "off")
 # uvicorn's implementation names are accepted as aliases of "auto" (Lancet has one, native).
 WS_MODES = ("auto", "none", "websockets", "wsproto")
 LOOP_MODES = ("auto", "asyncio", "uvloop")
+# --task-impl: what runs each request's app. "native": Lancet's AppTask (bridge/app_task.hpp),
+# an asyncio-compatible task without asyncio.Task's per-request cost; "asyncio": asyncio.Task.
+TASK_IMPLS = ("native", "asyncio")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
@@ -43,6 +46,7 @@ class Config:
     max_header_count: int = 100          # header fields; above: 431
     lifespan: str = "auto"               # auto | on | off
     loop: str = "auto"                   # auto (uvloop if importable) | asyncio | uvloop
+    task_impl: str = "native"            # native (Lancet's AppTask) | asyncio (asyncio.Task)
     log_level: str = "info"
     log_config: Optional[str] = None     # dictConfig file (.json, .yaml/.yml)
     access_log: bool = True
@@ -72,6 +76,8 @@ class Config:
             bad("--lifespan", " | ".join(LIFESPAN_MODES), self.lifespan)
         if self.loop not in LOOP_MODES:
             bad("--loop", " | ".join(LOOP_MODES), self.loop)
+        if self.task_impl not in TASK_IMPLS:
+            bad("--task-impl", " | ".join(TASK_IMPLS), self.task_impl)
         if self.log_level not in LOG_LEVELS:
             bad("--log-level", " | ".join(LOG_LEVELS), self.log_level)
         if not (0 <= int(self.port) <= 65535):

@@ -1,0 +1,64 @@
+// The app's task: what runs one exchange's app coroutine (lancet._app.call_app) on the loop,
+// in place of an asyncio.Task (--task-impl native, the default).
+//
+// Why: on Python 3.11 an asyncio.Task costs about 6,000 instructions a request before the app
+// runs a line: its constructor calls loop.get_debug(), adds the task to asyncio's WeakSet of
+// all tasks (a Python-level call that makes a weakref with a Python callback, which runs again
+// when the task dies) and schedules its first step with loop.call_soon. Lancet's hello costs
+// about 35,000 in all. An AppTask is a small native object: its first step runs at the end of
+// the loop callback that dispatched the request (the batch's events are all delivered first,
+// so a body that came with the head is already there for receive()), and it is in no registry
+// but Lancet's own list of live tasks.
+//
+// What stays as with asyncio.Task (its 3.11 __step/__wakeup, followed line by line):
+// - asyncio.current_task() is the AppTask while the app runs (asyncio._enter_task and
+//   _leave_task around each step), so anyio cancel scopes, asyncio.timeout() and TaskGroup work;
+// - each step runs in the task's own contextvars.Context, copied when the task is made;
+// - the task waits on the futures the app awaits (add_done_callback), a bare `yield` reschedules
+//   it, and a foreign-loop future, a bad yield or awaiting the task itself raise RuntimeError
+//   inside the app, as they would in a Task;
+// - cancel(msg), cancelling(), uncancel(), done(), cancelled(), result(), exception(),
+//   add_done_callback(), remove_done_callback(), get_coro(), get_loop(), get_name(),
+//   set_name(), get_context(), get_stack(), and the _must_cancel / _fut_waiter attributes that
+//   anyio reads; it is weak-referenceable and hashable by identity.
+// What differs: it is not an asyncio.Future (so not awaitable and not accepted by gather() or
+// wait()), and asyncio.all_tasks() does not list it: Lancet cancels live app tasks at shutdown
+// through live_app_tasks(). --task-impl asyncio (or a task factory on the loop) runs each app in
+// a real asyncio.Task instead.
+//
+// A step that ends in an exception other than CancelledError (call_app lets only
+// BaseExceptions through: KeyboardInterrupt, SystemExit) re-raises it to the step's caller,
+// as Task.__step does.
+//
+// Layer: bridge/. Loop thread only, GIL held.
+#pragma once
+
+#include <Python.h>
+
+namespace lancet::bridge {
+
+/// Creates the type and looks up asyncio's hooks once (module init, GIL held). False with a
+/// Python error set on failure.
+bool init_app_task_type();
+
+/// The type (borrowed), to publish as lancet._lancet.AppTask.
+PyObject* app_task_type();
+
+/// A new AppTask (new reference, null with an error set) that will run `coro` on `loop`; its
+/// name is `name` (a str). Nothing runs until start_app_task() or schedule_app_task().
+PyObject* make_app_task(PyObject* coro, PyObject* loop, PyObject* name);
+
+/// Runs the task's first step now. Call it only when no task is running on the loop (see
+/// task_running()). 0, or -1 with the step's exception set.
+int start_app_task(PyObject* task);
+
+/// Schedules the task's first step with loop.call_soon. 0, or -1 with an error set.
+int schedule_app_task(PyObject* task);
+
+/// 1 when a task (of any kind) is running on `loop` now, 0 when none, -1 with an error set.
+int task_running(PyObject* loop);
+
+/// A new list of the AppTasks not done yet, oldest first.
+PyObject* live_app_tasks();
+
+}  // namespace lancet::bridge
