@@ -237,7 +237,7 @@ int on_yield(AppTask* t, PyObject* result) {
 /// 0, or -1 with an error set (the coroutine's own, for KeyboardInterrupt and the like, after
 /// the task has ended with it).
 int step(AppTask* t, PyObject* exc, bool enter_context = false) {
-  if (t->state != State::pending) {
+  if (t->state != State::pending || t->coro == nullptr) {  // coro: cleared by the GC
     PyErr_SetString(names().invalid_state_error, "step(): the app task is already done");
     return -1;
   }
@@ -504,10 +504,12 @@ PyObject* task_remove_done_callback(PyObject* self, PyObject* fn) {
   return PyLong_FromLong(removed);
 }
 
-PyObject* task_get_coro(PyObject* self, PyObject*) { return Py_NewRef(as_task(self)->coro); }
+PyObject* or_none(PyObject* o) { return Py_NewRef(o != nullptr ? o : Py_None); }
+
+PyObject* task_get_coro(PyObject* self, PyObject*) { return or_none(as_task(self)->coro); }
 PyObject* task_get_loop(PyObject* self, PyObject*) { return Py_NewRef(as_task(self)->loop); }
 PyObject* task_get_name(PyObject* self, PyObject*) { return Py_NewRef(as_task(self)->name); }
-PyObject* task_get_context(PyObject* self, PyObject*) { return Py_NewRef(as_task(self)->context); }
+PyObject* task_get_context(PyObject* self, PyObject*) { return or_none(as_task(self)->context); }
 
 PyObject* task_set_name(PyObject* self, PyObject* value) {
   PyObject* name = PyObject_Str(value);
@@ -526,7 +528,7 @@ PyObject* task_get_stack(PyObject* self, PyObject* args, PyObject* kwargs) {
   PyObject* frames = PyList_New(0);
   if (frames == nullptr) return nullptr;
   PyObject* frame = nullptr;
-  if (lookup_attr(as_task(self)->coro, g.s_cr_frame, &frame) < 0) {
+  if (as_task(self)->coro != nullptr && lookup_attr(as_task(self)->coro, g.s_cr_frame, &frame) < 0) {
     Py_DECREF(frames);
     return nullptr;
   }
@@ -544,7 +546,8 @@ PyObject* task_repr(PyObject* self) {
   const char* state = t->state == State::pending ? "pending"
                       : t->state == State::cancelled ? "cancelled"
                                                      : "finished";
-  return PyUnicode_FromFormat("<AppTask %s name=%R coro=%R>", state, t->name, t->coro);
+  return PyUnicode_FromFormat("<AppTask %s name=%R coro=%R>", state, t->name,
+                              t->coro != nullptr ? t->coro : Py_None);
 }
 
 int task_traverse(PyObject* self, visitproc visit, void* arg) {
