@@ -13,7 +13,12 @@ enum class State : int { pending, finished, cancelled };
 
 struct AppTask {
   PyObject_HEAD
-  PyObject* coro;        // the coroutine; kept after the end (anyio reads its state)
+  PyObject* coro;        // the coroutine; kept after the end (anyio reads its state); null
+                         // before the first step of a task made by make_app_call_task
+  PyObject* app;         // make_app_call_task: app(scope, receive, send), called by the
+  PyObject* app_args[3]; // first step; null once called
+  PyCFunction exit_fn;   // make_app_call_task: exit_fn(exit_self, None | exception), once
+  PyObject* exit_self;
   PyObject* loop;
   PyObject* context;     // contextvars.Context every step runs in
   PyObject* name;        // str
@@ -34,6 +39,7 @@ struct Hooks {
   PyObject* enter_task = nullptr;    // asyncio.tasks._enter_task
   PyObject* leave_task = nullptr;    // asyncio.tasks._leave_task
   PyObject* current_task = nullptr;  // asyncio.current_task
+  PyObject* await_app = nullptr;     // lancet._app.await_app, imported when first needed
   PyObject* s_blocking = nullptr;    // "_asyncio_future_blocking"
   PyObject* s_add_done_callback = nullptr;
   PyObject* s_get_loop = nullptr;
@@ -159,6 +165,52 @@ int leave(AppTask* t) {
   return 0;
 }
 
+/// Tells the exchange how its app ended (what lancet._app.call_app's app_exit did): `exc`
+/// null when it returned. Called once, with no Python error set; one the report raises is
+/// written as unraisable.
+void report_exit(AppTask* t, PyObject* exc) {
+  if (t->exit_fn == nullptr) return;
+  PyCFunction fn = t->exit_fn;
+  PyObject* self = t->exit_self;
+  t->exit_fn = nullptr;
+  t->exit_self = nullptr;
+  PyObject* r = fn(self, exc != nullptr ? exc : Py_None);
+  if (r == nullptr) PyErr_WriteUnraisable(self); else Py_DECREF(r);
+  Py_DECREF(self);
+}
+
+void clear_app_call(AppTask* t) {
+  Py_CLEAR(t->app);
+  for (PyObject*& arg : t->app_args) Py_CLEAR(arg);
+}
+
+/// The first step of a make_app_call_task task: calls app(scope, receive, send) as the current
+/// task, in its context, as the first line of call_app did. A result that is not a coroutine
+/// (an awaitable object) is awaited by lancet._app.await_app. False with an error set when the
+/// call raised.
+bool call_app_now(AppTask* t) {
+  PyObject* awaitable = PyObject_Vectorcall(t->app, t->app_args, 3, nullptr);
+  clear_app_call(t);
+  if (awaitable == nullptr) return false;
+  if (!PyCoro_CheckExact(awaitable)) {
+    if (g.await_app == nullptr) {
+      PyObject* module = PyImport_ImportModule("lancet._app");
+      if (module != nullptr) {
+        g.await_app = PyObject_GetAttrString(module, "await_app");
+        Py_DECREF(module);
+      }
+      if (g.await_app == nullptr) {
+        Py_DECREF(awaitable);
+        return false;
+      }
+    }
+    Py_SETREF(awaitable, PyObject_CallOneArg(g.await_app, awaitable));
+    if (awaitable == nullptr) return false;
+  }
+  t->coro = awaitable;
+  return true;
+}
+
 /// What the coroutine yielded (`result`, a new reference this takes): wait on it, reschedule,
 /// or throw a RuntimeError back in.
 int on_yield(AppTask* t, PyObject* result) {
@@ -237,7 +289,7 @@ int on_yield(AppTask* t, PyObject* result) {
 /// 0, or -1 with an error set (the coroutine's own, for KeyboardInterrupt and the like, after
 /// the task has ended with it).
 int step(AppTask* t, PyObject* exc, bool enter_context = false) {
-  if (t->state != State::pending || t->coro == nullptr) {  // coro: cleared by the GC
+  if (t->state != State::pending || (t->coro == nullptr && t->app == nullptr)) {  // GC-cleared
     PyErr_SetString(names().invalid_state_error, "step(): the app task is already done");
     return -1;
   }
@@ -268,7 +320,14 @@ int step(AppTask* t, PyObject* exc, bool enter_context = false) {
   }
   PyObject* result = nullptr;
   PySendResult sent;
-  if (exc == nullptr) {
+  if (t->coro == nullptr && exc != nullptr) {
+    // Cancelled before its first step: the app is never called.
+    clear_app_call(t);
+    PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc)), exc);
+    sent = PYGEN_ERROR;
+  } else if (t->coro == nullptr && !call_app_now(t)) {
+    sent = PYGEN_ERROR;
+  } else if (exc == nullptr) {
     sent = PyIter_Send(t->coro, Py_None, &result);
   } else {
     result = PyObject_CallMethodOneArg(t->coro, g.s_throw, exc);
@@ -288,13 +347,27 @@ int step(AppTask* t, PyObject* exc, bool enter_context = false) {
   }
   Py_XDECREF(owned_exc);
 
-  // Out of the context and the current-task slot, keeping the coroutine's error if any.
   PyObject *etype = nullptr, *evalue = nullptr, *etb = nullptr;
   if (sent == PYGEN_ERROR) {
     PyErr_Fetch(&etype, &evalue, &etb);
     PyErr_NormalizeException(&etype, &evalue, &etb);
     if (etb != nullptr && evalue != nullptr) PyException_SetTraceback(evalue, etb);
   }
+  // The app has ended: its exchange hears how while the task is still current, in its context,
+  // where call_app's app_exit ran. An Exception ends there, reported, as in call_app; the
+  // task ends as if the app had returned.
+  if (sent != PYGEN_NEXT && t->exit_fn != nullptr) {
+    report_exit(t, sent == PYGEN_ERROR ? evalue : nullptr);
+    if (sent == PYGEN_ERROR && evalue != nullptr &&
+        PyErr_GivenExceptionMatches(evalue, PyExc_Exception)) {
+      Py_CLEAR(etype);
+      Py_CLEAR(evalue);
+      Py_CLEAR(etb);
+      result = Py_NewRef(Py_None);
+      sent = PYGEN_RETURN;
+    }
+  }
+  // Out of the context and the current-task slot.
   int rc = 0;
   if (enter_context && PyContext_Exit(t->context) != 0) rc = -1;
   if (leave(t) != 0) rc = -1;
@@ -554,6 +627,9 @@ int task_traverse(PyObject* self, visitproc visit, void* arg) {
   AppTask* t = as_task(self);
   Py_VISIT(Py_TYPE(self));
   Py_VISIT(t->coro);
+  Py_VISIT(t->app);
+  for (PyObject* app_arg : t->app_args) Py_VISIT(app_arg);  // not "arg": Py_VISIT uses it
+  Py_VISIT(t->exit_self);
   Py_VISIT(t->loop);
   Py_VISIT(t->context);
   Py_VISIT(t->name);
@@ -567,6 +643,9 @@ int task_traverse(PyObject* self, visitproc visit, void* arg) {
 int task_clear(PyObject* self) {
   AppTask* t = as_task(self);
   Py_CLEAR(t->coro);
+  clear_app_call(t);
+  t->exit_fn = nullptr;
+  Py_CLEAR(t->exit_self);
   Py_CLEAR(t->context);
   Py_CLEAR(t->fut_waiter);
   Py_CLEAR(t->cancel_msg);
@@ -679,7 +758,9 @@ bool init_app_task_type() {
 
 PyObject* app_task_type() { return reinterpret_cast<PyObject*>(g.type); }
 
-PyObject* make_app_task(PyObject* coro, PyObject* loop, PyObject* name) {
+namespace {
+
+AppTask* new_task(PyObject* loop, PyObject* name) {
   PyObject* context = PyContext_CopyCurrent();
   if (context == nullptr) return nullptr;
   AppTask* t = PyObject_GC_New(AppTask, g.type);
@@ -687,7 +768,11 @@ PyObject* make_app_task(PyObject* coro, PyObject* loop, PyObject* name) {
     Py_DECREF(context);
     return nullptr;
   }
-  t->coro = Py_NewRef(coro);
+  t->coro = nullptr;
+  t->app = nullptr;
+  t->app_args[0] = t->app_args[1] = t->app_args[2] = nullptr;
+  t->exit_fn = nullptr;
+  t->exit_self = nullptr;
   t->loop = Py_NewRef(loop);
   t->context = context;
   t->name = Py_NewRef(name);
@@ -699,9 +784,36 @@ PyObject* make_app_task(PyObject* coro, PyObject* loop, PyObject* name) {
   t->must_cancel = 0;
   t->cancels_requested = 0;
   t->state = State::pending;
+  return t;
+}
+
+PyObject* publish(AppTask* t) {
   link(t);
   PyObject_GC_Track(as_object(t));
   return as_object(t);
+}
+
+}  // namespace
+
+PyObject* make_app_task(PyObject* coro, PyObject* loop, PyObject* name) {
+  AppTask* t = new_task(loop, name);
+  if (t == nullptr) return nullptr;
+  t->coro = Py_NewRef(coro);
+  return publish(t);
+}
+
+PyObject* make_app_call_task(PyObject* app, PyObject* scope, PyObject* receive, PyObject* send,
+                             PyObject* loop, PyObject* name, PyCFunction exit_fn,
+                             PyObject* exit_self) {
+  AppTask* t = new_task(loop, name);
+  if (t == nullptr) return nullptr;
+  t->app = Py_NewRef(app);
+  t->app_args[0] = Py_NewRef(scope);
+  t->app_args[1] = Py_NewRef(receive);
+  t->app_args[2] = Py_NewRef(send);
+  t->exit_fn = exit_fn;
+  t->exit_self = Py_NewRef(exit_self);
+  return publish(t);
 }
 
 int start_app_task(PyObject* task) { return step(as_task(task), nullptr, true); }

@@ -48,6 +48,17 @@ PyObject* app_task_type();
 /// name is `name` (a str). Nothing runs until start_app_task() or schedule_app_task().
 PyObject* make_app_task(PyObject* coro, PyObject* loop, PyObject* name);
 
+/// A new AppTask whose first step calls app(scope, receive, send) and runs what it returns
+/// (a coroutine; another awaitable through lancet._app.await_app). When the app has ended,
+/// `exit_fn(exit_self, None)` if it returned, `exit_fn(exit_self, exc)` if it raised: the
+/// METH_O app_exit of lancet._app.call_app, called directly, with the task current and in its
+/// context, as call_app did. An Exception ends there (reported); the task ends as if the app
+/// had returned. Cancelled before its first step, the app is never called and exit_fn hears
+/// of the CancelledError. All arguments borrowed; a new reference, or null with an error set.
+PyObject* make_app_call_task(PyObject* app, PyObject* scope, PyObject* receive, PyObject* send,
+                             PyObject* loop, PyObject* name, PyCFunction exit_fn,
+                             PyObject* exit_self);
+
 /// Runs the task's first step now. Call it only when no task is running on the loop (see
 /// task_running()). 0, or -1 with the step's exception set.
 int start_app_task(PyObject* task);

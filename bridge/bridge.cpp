@@ -574,15 +574,20 @@ void Bridge::start_app(py::handle handle, py::handle scope, const AppEntryPoints
                        py::handle task_name) {
   py::object receive = steal(PyCFunction_New(calls.receive, handle.ptr()));
   py::object send = steal(PyCFunction_New(calls.send, handle.ptr()));
+  if (native_tasks_) {
+    // No call_app coroutine around the app: the task calls the app and reports its end.
+    PyObject* task = make_app_call_task(app_.ptr(), scope.ptr(), receive.ptr(), send.ptr(),
+                                        loop_.ptr(), task_name.ptr(), calls.app_exit->ml_meth,
+                                        handle.ptr());
+    if (task == nullptr) throw py::error_already_set();
+    starting_.push_back(steal(task));
+    return;
+  }
   py::object app_exit = steal(PyCFunction_New(calls.app_exit, handle.ptr()));
   PyObject* args[] = {app_.ptr(), scope.ptr(), receive.ptr(), send.ptr(), app_exit.ptr()};
   py::object coro = steal(PyObject_Vectorcall(call_app_.ptr(), args, 5, nullptr));
   try {
-    if (native_tasks_) {
-      PyObject* task = make_app_task(coro.ptr(), loop_.ptr(), task_name.ptr());
-      if (task == nullptr) throw py::error_already_set();
-      starting_.push_back(steal(task));
-    } else if (task_type_) {
+    if (task_type_) {
       // asyncio.Task(coro, loop=loop, name=...): what create_task does without a factory,
       // minus the loop method and (3.11) the per-task "Task-<n>" name formatting.
       PyObject* targs[] = {coro.ptr(), loop_.ptr(), task_name.ptr()};

@@ -24,6 +24,21 @@ namespace py = pybind11;
 namespace lancet::bridge {
 namespace {
 
+/// create_app_call_task's exit_fn: the exit callable given from Python, called with the outcome.
+PyObject* call_exit(PyObject* exit, PyObject* outcome) { return PyObject_CallOneArg(exit, outcome); }
+
+/// Starts `task` now when `eager` (refused while a task runs on `loop`), else at the next turn.
+void start_or_schedule(py::handle task, py::handle loop, bool eager) {
+  if (eager) {
+    const int running = task_running(loop.ptr());
+    if (running < 0) throw py::error_already_set();
+    if (running) throw py::value_error("eager=True: a task is running on this loop");
+  }
+  if ((eager ? start_app_task(task.ptr()) : schedule_app_task(task.ptr())) != 0) {
+    throw py::error_already_set();
+  }
+}
+
 py::object steal_or_throw(PyObject* o) {
   if (o == nullptr) throw py::error_already_set();
   return py::reinterpret_steal<py::object>(o);
@@ -86,21 +101,26 @@ void define_module(py::module_& m) {
       "create_app_task",
       [](py::handle coro, py::handle loop, py::str name, bool eager) {
         py::object task = steal_or_throw(make_app_task(coro.ptr(), loop.ptr(), name.ptr()));
-        if (eager) {
-          const int running = task_running(loop.ptr());
-          if (running < 0) throw py::error_already_set();
-          if (running) {
-            throw py::value_error("create_app_task(eager=True): a task is running on this loop");
-          }
-        }
-        if ((eager ? start_app_task(task.ptr()) : schedule_app_task(task.ptr())) != 0) {
-          throw py::error_already_set();
-        }
+        start_or_schedule(task, loop, eager);
         return task;
       },
       py::arg("coro"), py::arg("loop"), py::arg("name") = "lancet.app", py::arg("eager") = false,
-      "Runs `coro` in an AppTask on `loop`, as the server runs an app: its first step now when "
-      "`eager` (no task may be running), else at the loop's next turn. For tests and embedding.");
+      "Runs `coro` in an AppTask on `loop`: its first step now when `eager` (no task may be "
+      "running), else at the loop's next turn. For tests and embedding.");
+  m.def(
+      "create_app_call_task",
+      [](py::handle app, py::handle scope, py::handle receive, py::handle send, py::handle exit,
+         py::handle loop, py::str name, bool eager) {
+        py::object task = steal_or_throw(make_app_call_task(app.ptr(), scope.ptr(), receive.ptr(),
+                                                            send.ptr(), loop.ptr(), name.ptr(),
+                                                            call_exit, exit.ptr()));
+        start_or_schedule(task, loop, eager);
+        return task;
+      },
+      py::arg("app"), py::arg("scope"), py::arg("receive"), py::arg("send"), py::arg("exit"),
+      py::arg("loop"), py::arg("name") = "lancet.app", py::arg("eager") = false,
+      "Runs app(scope, receive, send) in an AppTask on `loop` as the server does, calling "
+      "exit(None) when the app returns and exit(exc) when it raises. For tests.");
   m.doc() = "Lancet's native bridge: the server, the ASGI receive/send, the lifespan cycle.";
   m.def("backend_name", [] { return std::string(LANCET_BACKEND_NAME); },
         "The I/O backend compiled in (blocking, io_uring, libevent).");

@@ -1,8 +1,10 @@
 """The coroutine an HTTP or WebSocket exchange's task runs.
 
 The native bridge starts one asyncio task per exchange with
-``call_app(app, scope, receive, send, app_exit)``: the exchange hears how the app ended from
-the task itself, with no done callback to schedule when it finishes.
+``call_app(app, scope, receive, send, app_exit)`` (``--task-impl asyncio``): the exchange hears
+how the app ended from the task itself, with no done callback to schedule when it finishes. An
+AppTask (the default) calls the app and app_exit natively and needs neither, except
+``await_app`` for an app that returns an awaitable other than a coroutine.
 """
 
 
@@ -23,3 +25,9 @@ async def call_app(app, scope, receive, send, app_exit):
         raise
     else:
         app_exit(None)
+
+
+async def await_app(awaitable):
+    """What an AppTask runs when ``app(scope, receive, send)`` returned an awaitable that is not a
+    coroutine (the task reports the app's end itself)."""
+    return await awaitable

@@ -379,6 +379,119 @@ def test_a_task_in_a_reference_cycle_is_collected(loop):
     assert ref() is None
 
 
+# ---- tasks that call the app (what the server makes) ---------------------------------------------
+
+def call_task(loop, app, exits, eager=False):
+    # A scope with a list in it, as the server's: the GC tracks it (a dict of strings only is
+    # not tracked), so a collection walks it through the task.
+    scope = {"type": "http", "headers": [(b"host", b"x")]}
+    return _lancet.create_app_call_task(app, scope, "receive", "send", exits.append, loop,
+                                        eager=eager)
+
+
+def test_the_first_step_calls_the_app_as_the_current_task_in_its_context(loop):
+    var = contextvars.ContextVar("var", default="unset")
+    seen = []
+    exits = []
+
+    class App:  # a __call__ that does work before its coroutine exists
+        def __call__(self, scope, receive, send):
+            seen.append(("call", asyncio.current_task(), scope["type"], receive, send))
+            var.set("set in __call__")
+            return self.run()
+
+        async def run(self):
+            await asyncio.sleep(0)
+            seen.append(("run", asyncio.current_task(), var.get()))
+
+    box = {}
+
+    def start():  # a loop callback, as the server's reader callback: no task is running
+        box["task"] = call_task(loop, App(), exits, eager=True)
+        box["seen at once"] = list(seen)
+        box["var after"] = var.get()
+
+    loop.call_soon(start)
+    loop.run_until_complete(asyncio.sleep(0.01))
+    task = box["task"]
+    assert box["seen at once"] == [("call", task, "http", "receive", "send")]
+    assert box["var after"] == "unset"  # the app's context is the task's, not the caller's
+    assert seen[1] == ("run", task, "set in __call__")
+    assert exits == [None] and task.done() and not task.cancelled()
+    assert task.get_context()[var] == "set in __call__"
+
+
+def test_an_app_exception_is_reported_once_and_ends_the_task_quietly(loop):
+    exits = []
+    error = ValueError("boom")
+
+    async def raises(scope, receive, send):
+        await asyncio.sleep(0)
+        raise error
+
+    def raises_at_call(scope, receive, send):
+        raise KeyError("at call")
+
+    task = call_task(loop, raises, exits)
+    loop.run_until_complete(asyncio.sleep(0.01))
+    assert exits == [error] and error.__traceback__ is not None
+    assert task.done() and not task.cancelled() and task.exception() is None
+    other = []
+    task = call_task(loop, raises_at_call, other)
+    loop.run_until_complete(asyncio.sleep(0.01))
+    assert len(other) == 1 and isinstance(other[0], KeyError)
+    assert task.done() and task.exception() is None
+
+
+def test_an_app_that_returns_another_awaitable_is_awaited(loop):
+    exits = []
+    steps = []
+
+    class Awaitable:
+        def __await__(self):
+            steps.append("awaited")
+            yield from asyncio.sleep(0).__await__()
+            steps.append("resumed")
+
+    task = call_task(loop, lambda scope, receive, send: Awaitable(), exits)
+    loop.run_until_complete(asyncio.sleep(0.01))
+    assert steps == ["awaited", "resumed"] and exits == [None] and task.done()
+    not_awaitable = []
+    call_task(loop, lambda scope, receive, send: None, not_awaitable)
+    loop.run_until_complete(asyncio.sleep(0.01))
+    assert len(not_awaitable) == 1 and isinstance(not_awaitable[0], TypeError)
+
+
+def test_cancelled_before_its_first_step_the_app_is_never_called(loop):
+    exits = []
+    called = []
+
+    async def app(scope, receive, send):
+        called.append(True)
+
+    task = call_task(loop, app, exits)  # first step scheduled, not run
+    assert task.cancel() is True
+    loop.run_until_complete(asyncio.sleep(0.01))
+    assert called == [] and len(exits) == 1
+    assert isinstance(exits[0], asyncio.CancelledError)
+    assert task.cancelled()
+
+
+def test_the_garbage_collector_walks_tasks_not_started_yet(loop):
+    """The app and its arguments are held until the first step: a collection in between walks
+    them (this crashed when the walk passed the wrong argument)."""
+    exits = []
+
+    async def app(scope, receive, send):
+        return None
+
+    tasks = [call_task(loop, app, exits) for _ in range(50)]
+    for generation in (0, 1, 2):
+        gc.collect(generation)
+    loop.run_until_complete(asyncio.sleep(0.01))
+    assert all(t.done() for t in tasks) and exits == [None] * 50
+
+
 # ---- in the server ------------------------------------------------------------------------------
 
 def test_app_task_server_current_task_context_and_anyio():
