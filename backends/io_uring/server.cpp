@@ -38,7 +38,8 @@
 //              one refusing multishot recv with -EINVAL, 5.19): one-shot recv into a
 //              kReadChunk buffer each connection allocates on first use, as before the ring.
 //     sendmsg  iovecs straight from http1's pending_output() (bodies are not copied), one in
-//              flight; consume_output(res) on completion;
+//              flight; consume_output(res) on completion; a plain send when there is one
+//              buffer (most small responses);
 //     poll     POLLRDHUP while the app owns an exchange and no recv is posted (window full);
 //     read     of the wake-up eventfd, re-posted on each completion.
 //     splice   a pathsend file after its first chunk, when the response is unframed
@@ -657,7 +658,14 @@ class UringServer final : public Server {
     }
     if (!c.send_inflight && c.wants_send()) {
       if (io_uring_sqe* s = get_sqe()) {
-        io_uring_prep_sendmsg(s, c.fd, c.prepare_send(), MSG_NOSIGNAL);
+        const msghdr* m = c.prepare_send();
+        if (m->msg_iovlen == 1) {
+          // One buffer (a small response: head and body in one segment): a plain send, which
+          // spares the kernel copying and checking a msghdr and its iovec array.
+          io_uring_prep_send(s, c.fd, m->msg_iov[0].iov_base, m->msg_iov[0].iov_len, MSG_NOSIGNAL);
+        } else {
+          io_uring_prep_sendmsg(s, c.fd, m, MSG_NOSIGNAL);
+        }
         io_uring_sqe_set_data64(s, tag(&c, Op::send));
         c.send_inflight = true;
       }
