@@ -218,6 +218,35 @@ def test_asyncio_timeout_works_in_an_app_task(loop):
     assert task.done() and not task.cancelled()
 
 
+def test_asyncio_task_group_works_in_an_app_task(loop):
+    outcome = []
+
+    async def child(n):
+        await asyncio.sleep(0.001)
+        outcome.append(n)
+
+    async def fails():
+        await asyncio.sleep(0)
+        raise ValueError("child failed")
+
+    async def app():
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(child(1))
+            tg.create_task(child(2))
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(fails())
+                await asyncio.sleep(5)  # cancelled by the group when the child fails
+        except ExceptionGroup as eg:
+            outcome.append(("group", [type(e).__name__ for e in eg.exceptions]))
+        outcome.append(("cancelling", asyncio.current_task().cancelling()))
+
+    task = run_app_task(loop, app(), turns=2000)
+    assert sorted(outcome[:2]) == [1, 2]
+    assert outcome[2:] == [("group", ["ValueError"]), ("cancelling", 0)]
+    assert task.done() and not task.cancelled()
+
+
 def test_anyio_cancel_scope_and_task_group_work_in_an_app_task(loop):
     anyio = pytest.importorskip("anyio")
     outcome = []
