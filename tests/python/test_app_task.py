@@ -528,7 +528,7 @@ def test_app_task_server_current_task_context_and_anyio():
     variable set by one request is not seen by the next on the same connection, and an anyio
     cancel scope times out. --task-impl asyncio runs the same app in asyncio.Task."""
     for impl, kind in (("native", "AppTask"), ("asyncio", "Task")):
-        with LancetProcess("task_apps:app", "--task-impl", impl) as s:
+        with LancetProcess("task_apps:app", "--lifespan", "off", "--task-impl", impl) as s:
             with httpx.Client(base_url=s.url, timeout=10.0) as c:
                 first = c.get("/task").json()
                 second = c.get("/task").json()
@@ -541,7 +541,7 @@ def test_app_task_server_current_task_context_and_anyio():
 
 def test_app_task_server_shutdown_cancels_a_request_still_in_the_app(tmp_path):
     marker = tmp_path / "cancelled"
-    with LancetProcess("task_apps:app", "--timeout-graceful-shutdown", "0.5",
+    with LancetProcess("task_apps:app", "--lifespan", "off", "--timeout-graceful-shutdown", "0.5",
                        env={"TASK_APPS_MARKER": str(marker)}) as s:
         sock = socket.create_connection((s.host, s.port), timeout=5)
         sock.sendall(b"GET /hang HTTP/1.1\r\nhost: x\r\n\r\n")

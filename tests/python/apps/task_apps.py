@@ -1,4 +1,4 @@
-"""Apps for test_app_task.py: what an app sees of the task it runs in."""
+"""Apps for test_app_task.py: what an app sees of the task it runs in (--lifespan off)."""
 import asyncio
 import contextvars
 import json
@@ -17,14 +17,7 @@ async def _respond(send, payload):
 
 
 async def app(scope, receive, send):
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+    """Served with --lifespan off: HTTP scopes only."""
     path = scope["path"]
     if path == "/task":
         task = asyncio.current_task()
