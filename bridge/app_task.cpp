@@ -339,7 +339,7 @@ int step(AppTask* t, PyObject* exc, bool enter_context = false) {
       Py_XDECREF(type);
       Py_XDECREF(value);
       Py_XDECREF(tb);
-      result = Py_NewRef(Py_None);  // call_app returns None
+      result = Py_NewRef(Py_None);  // the return value is not kept (result() is None)
       sent = PYGEN_RETURN;
     } else {
       sent = PYGEN_ERROR;

@@ -1,5 +1,6 @@
-// The app's task: what runs one exchange's app coroutine (lancet._app.call_app) on the loop,
-// in place of an asyncio.Task (--task-impl native, the default).
+// The app's task: what runs one exchange's app on the loop, in place of an asyncio.Task around
+// lancet._app.call_app (--task-impl native, the default). It calls app(scope, receive, send)
+// itself and tells the exchange how the app ended (make_app_call_task).
 //
 // Why: on Python 3.11 an asyncio.Task costs about 6,000 instructions a request before the app
 // runs a line: its constructor calls loop.get_debug(), adds the task to asyncio's WeakSet of
@@ -26,9 +27,9 @@
 // through live_app_tasks(). --task-impl asyncio (or a task factory on the loop) runs each app in
 // a real asyncio.Task instead.
 //
-// A step that ends in an exception other than CancelledError (call_app lets only
-// BaseExceptions through: KeyboardInterrupt, SystemExit) re-raises it to the step's caller,
-// as Task.__step does.
+// A step that ends in an exception other than CancelledError re-raises it to the step's caller,
+// as Task.__step does for KeyboardInterrupt and SystemExit. For an app (make_app_call_task)
+// only those get that far: an Exception is reported to the exchange and ends the task quietly.
 //
 // Layer: bridge/. Loop thread only, GIL held.
 #pragma once
