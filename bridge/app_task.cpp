@@ -27,6 +27,8 @@ struct AppTask {
   PyObject* exception;   // how it ended, when it raised (CancelledError included), or null
   PyObject* callbacks;   // list of (fn, context) tuples, or null
   PyObject* weakreflist;
+  PyObject* dict;        // attributes others set on the task, as on an asyncio.Task (asgiref's
+                         // Local keeps its storage there); made on first use
   int must_cancel;
   int cancels_requested;
   State state;
@@ -637,6 +639,7 @@ int task_traverse(PyObject* self, visitproc visit, void* arg) {
   Py_VISIT(t->cancel_msg);
   Py_VISIT(t->exception);
   Py_VISIT(t->callbacks);
+  Py_VISIT(t->dict);
   return 0;
 }
 
@@ -651,6 +654,7 @@ int task_clear(PyObject* self) {
   Py_CLEAR(t->cancel_msg);
   Py_CLEAR(t->exception);
   Py_CLEAR(t->callbacks);
+  Py_CLEAR(t->dict);
   // loop and name stay: repr() and get_loop() may still be called on a cleared task
   return 0;
 }
@@ -695,6 +699,7 @@ PyMemberDef task_members[] = {
     {"_fut_waiter", T_OBJECT, offsetof(AppTask, fut_waiter), READONLY,
      "The future it waits on, or None."},
     {"__weaklistoffset__", T_PYSSIZET, offsetof(AppTask, weakreflist), READONLY, nullptr},
+    {"__dictoffset__", T_PYSSIZET, offsetof(AppTask, dict), READONLY, nullptr},
     {nullptr, 0, 0, 0, nullptr},
 };
 
@@ -781,6 +786,7 @@ AppTask* new_task(PyObject* loop, PyObject* name) {
   t->exception = nullptr;
   t->callbacks = nullptr;
   t->weakreflist = nullptr;
+  t->dict = nullptr;
   t->must_cancel = 0;
   t->cancels_requested = 0;
   t->state = State::pending;

@@ -21,7 +21,8 @@
 // - cancel(msg), cancelling(), uncancel(), done(), cancelled(), result(), exception(),
 //   add_done_callback(), remove_done_callback(), get_coro(), get_loop(), get_name(),
 //   set_name(), get_context(), get_stack(), and the _must_cancel / _fut_waiter attributes that
-//   anyio reads; it is weak-referenceable and hashable by identity.
+//   anyio reads; it is weak-referenceable, hashable by identity, and takes attributes of
+//   others' (asgiref's Local, which Django uses, keeps its storage on the current task).
 // What differs: it is not an asyncio.Future (so not awaitable and not accepted by gather() or
 // wait()), and asyncio.all_tasks() does not list it: Lancet cancels live app tasks at shutdown
 // through live_app_tasks(). --task-impl asyncio (or a task factory on the loop) runs each app in

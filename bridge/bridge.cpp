@@ -337,6 +337,8 @@ Bridge::Bridge(const py::dict& native_config, py::object app, py::object loop, p
       access_log_(access_log) {
   const Names& n = names();
   create_future_ = loop_.attr("create_future");
+  context_ = steal(PyContext_CopyCurrent());
+  context_kwnames_ = py::make_tuple(py::str("context"));
   create_task_ = loop_.attr("create_task");
   call_app_ = py::module_::import("lancet._app").attr("call_app");
   // No task factory (the serve loop sets none): construct asyncio.Task directly.
@@ -611,14 +613,19 @@ void Bridge::release_wakeups() {
 void Bridge::schedule_flush() {
   if (flush_scheduled_) return;
   try {
-    if (!call_soon_) call_soon_ = loop_.attr("call_soon");
     // Bound to the Server object (not stored: no cycle), which the handle keeps alive.
     py::object flush = steal(PyCFunction_New(&g_flush_def, self_.ptr()));
-    call1(call_soon_.ptr(), flush.ptr());
+    call_soon_in_server_context(flush);
     flush_scheduled_ = true;
   } catch (py::error_already_set& e) {
     log_error("lancet: internal error scheduling a flush", e.value().ptr());
   }
+}
+
+void Bridge::call_soon_in_server_context(py::handle fn) {
+  if (!call_soon_) call_soon_ = loop_.attr("call_soon");
+  PyObject* args[] = {fn.ptr(), context_.ptr()};
+  steal(PyObject_Vectorcall(call_soon_.ptr(), args, 1, context_kwnames_.ptr()));
 }
 
 void Bridge::flush() {
@@ -655,9 +662,8 @@ void Bridge::on_wakeup() {
     // The sends the batch's tasks make queue without waking the backend until
     // release_wakeups(), scheduled after those tasks' first steps.
     try {
-      if (!call_soon_) call_soon_ = loop_.attr("call_soon");
       py::object release = steal(PyCFunction_New(&g_release_def, self_.ptr()));
-      call1(call_soon_.ptr(), release.ptr());
+      call_soon_in_server_context(release);
       release_scheduled_ = true;
     } catch (py::error_already_set& e) {
       server_->release_wakeups();

@@ -174,6 +174,11 @@ class Bridge {
                  py::handle task_name);
   PyObject* server_tuple(const asgi::Address& address);  // new reference
   void schedule_flush();
+  /// loop.call_soon(fn, context=<the server's context>): the bridge's own callbacks (flush,
+  /// release_wakeups) are often scheduled from inside an app's send(); in that task's context
+  /// they would hand it to every request they dispatch, as each new task copies the context
+  /// it is made in.
+  void call_soon_in_server_context(py::handle fn);
   Exchange* find(backend::ExchangeId id);
 
   backend::ServerConfig config_;
@@ -189,6 +194,8 @@ class Bridge {
   py::object create_future_;  // loop.create_future, bound once
   py::object create_task_;    // loop.create_task, bound once
   py::object call_soon_;       // loop.call_soon
+  py::object context_;        // the context the Server was made in (_serve's): see above
+  py::object context_kwnames_;  // ("context",)
   bool release_scheduled_ = false;
   bool caller_driven_ = false;   // the server runs on this thread (ServerConfig::io_thread off)
   bool flush_scheduled_ = false;

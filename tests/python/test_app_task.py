@@ -8,6 +8,7 @@ requests, --task-impl asyncio, shutdown) is in test_app_task_server at the end.
 import asyncio
 import contextvars
 import gc
+import json
 import os
 import socket
 import sys
@@ -275,6 +276,31 @@ def test_anyio_cancel_scope_and_task_group_work_in_an_app_task(loop):
     assert task.done() and not task.cancelled(), task.exception()
 
 
+def test_asgiref_sync_to_async_and_local_work_in_an_app_task(loop):
+    """Django's path: asgiref keys its thread map and Local storage on current_task()."""
+    sync = pytest.importorskip("asgiref.sync")
+    from asgiref.local import Local
+
+    local = Local()
+    out = []
+
+    async def async_part():
+        out.append(("async again", local.value))
+        return 42
+
+    def sync_part():
+        out.append(("sync", local.value))
+        return sync.async_to_sync(async_part)()
+
+    async def app():
+        local.value = "set in the task"
+        out.append(await sync.sync_to_async(sync_part, thread_sensitive=True)())
+
+    task = run_app_task(loop, app(), turns=2000)
+    assert task.done() and not task.cancelled(), task.exception()
+    assert out == [("sync", "set in the task"), ("async again", "set in the task"), 42]
+
+
 def test_each_task_runs_in_its_own_context(loop):
     var = contextvars.ContextVar("var", default="outer")
     seen = []
@@ -534,9 +560,42 @@ def test_app_task_server_current_task_context_and_anyio():
                 second = c.get("/task").json()
                 assert first["kind"] == kind and second["kind"] == kind
                 assert first["same_task_after_await"] is True
-                assert first["var_before"] == "unset" and second["var_before"] == "unset"
+                assert first["var_before"] == "unset" and second["var_before"] == "unset", (
+                    impl, first, second)
                 assert first["moved_on"] is True
                 assert first["all_tasks_lists_it"] is (impl == "asyncio")
+
+
+def _read_responses(sock, count, timeout=10.0):
+    """The JSON bodies of `count` responses (with Content-Length) read from `sock`."""
+    sock.settimeout(timeout)
+    data = b""
+    bodies = []
+    while len(bodies) < count:
+        head_end = data.find(b"\r\n\r\n")
+        if head_end >= 0:
+            head = data[:head_end].decode("latin-1").lower()
+            length = int(head.split("content-length:")[1].split("\r\n")[0])
+            if len(data) >= head_end + 4 + length:
+                bodies.append(json.loads(data[head_end + 4:head_end + 4 + length]))
+                data = data[head_end + 4 + length:]
+                continue
+        piece = sock.recv(65536)
+        assert piece, f"closed after {len(bodies)} responses"
+        data += piece
+    return bodies
+
+
+def test_app_task_server_a_request_never_sees_the_context_of_the_one_before():
+    """Pipelined requests: the second is parsed once the first response is written, which the
+    first request's send() schedules from inside its task. Each request must start from the
+    server's context, not from the context of the task that was running (both --task-impl)."""
+    for impl in ("native", "asyncio"):
+        with LancetProcess("task_apps:app", "--lifespan", "off", "--task-impl", impl) as s:
+            with socket.create_connection((s.host, s.port), timeout=10) as sock:
+                sock.sendall(b"GET /task HTTP/1.1\r\nhost: x\r\n\r\n" * 4)
+                bodies = _read_responses(sock, 4)
+            assert [b["var_before"] for b in bodies] == ["unset"] * 4, (impl, bodies)
 
 
 def test_app_task_server_shutdown_cancels_a_request_still_in_the_app(tmp_path):
