@@ -8,14 +8,15 @@
 // resolves waiting futures. ServerPort calls (submit, body_consumed) only queue and wake the
 // backend, so they are made with the GIL held; make_server() and join() release it.
 //
-// Running the app: lancet._app.call_app(app, scope, receive, send, app_exit) per request, in an
-// AppTask (bridge/app_task.hpp: asyncio.current_task() is right, so anyio cancel scopes and
-// Starlette work) whose first step runs once the whole batch has been dispatched; with
-// --task-impl asyncio in an asyncio.Task(coro, loop=loop), and with a task factory on the loop
-// through loop.create_task. call_app calls app_exit when the app returns or raises, which
-// applies HttpCycle::on_app_exit: no done callback, which would cost a loop.call_soon per
-// request. receive/send/app_exit are C functions bound to the Exchange object (no pybind11
-// dispatch on the hot path).
+// Running the app: one AppTask per request (bridge/app_task.hpp: asyncio.current_task() is
+// right, so anyio cancel scopes and Starlette work), whose first step runs once the whole batch
+// has been dispatched: it calls app(scope, receive, send) and calls the exchange's app_exit when
+// the app returns or raises, which applies HttpCycle::on_app_exit. With --task-impl asyncio,
+// lancet._app.call_app(app, scope, receive, send, app_exit) does that inside an
+// asyncio.Task(coro, loop=loop), or inside loop.create_task when a task factory is set. Either
+// way there is no done callback, which would cost a loop.call_soon per request.
+// receive/send/app_exit are C functions bound to the Exchange object (no pybind11 dispatch on
+// the hot path).
 #pragma once
 
 #include <Python.h>

@@ -39,11 +39,6 @@ void start_or_schedule(py::handle task, py::handle loop, bool eager) {
   }
 }
 
-py::object steal_or_throw(PyObject* o) {
-  if (o == nullptr) throw py::error_already_set();
-  return py::reinterpret_steal<py::object>(o);
-}
-
 py::tuple step_tuple(const lifespan::Step& step) {
   return py::make_tuple(std::string(lifespan::to_string(step.action)),
                         std::string(lifespan::to_string(step.reason)), step.message,
@@ -95,12 +90,12 @@ void define_lifespan(py::module_& m) {
 void define_module(py::module_& m) {
   if (!init_names() || !init_ready_type() || !init_app_task_type()) throw py::error_already_set();
   m.attr("AppTask") = py::reinterpret_borrow<py::object>(app_task_type());
-  m.def("live_app_tasks", [] { return steal_or_throw(live_app_tasks()); },
+  m.def("live_app_tasks", [] { return capi::steal(live_app_tasks()); },
         "The app tasks (AppTask) not done yet, oldest first: what shutdown cancels.");
   m.def(
       "create_app_task",
       [](py::handle coro, py::handle loop, py::str name, bool eager) {
-        py::object task = steal_or_throw(make_app_task(coro.ptr(), loop.ptr(), name.ptr()));
+        py::object task = capi::steal(make_app_task(coro.ptr(), loop.ptr(), name.ptr()));
         start_or_schedule(task, loop, eager);
         return task;
       },
@@ -111,7 +106,7 @@ void define_module(py::module_& m) {
       "create_app_call_task",
       [](py::handle app, py::handle scope, py::handle receive, py::handle send, py::handle exit,
          py::handle loop, py::str name, bool eager) {
-        py::object task = steal_or_throw(make_app_call_task(app.ptr(), scope.ptr(), receive.ptr(),
+        py::object task = capi::steal(make_app_call_task(app.ptr(), scope.ptr(), receive.ptr(),
                                                             send.ptr(), loop.ptr(), name.ptr(),
                                                             call_exit, exit.ptr()));
         start_or_schedule(task, loop, eager);
