@@ -107,10 +107,7 @@ void Connection::run(Clock::time_point now) {
   }
 }
 
-void Connection::refresh_date() {
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  session_.set_date(std::chrono::duration_cast<std::chrono::seconds>(now).count());
-}
+void Connection::refresh_date() { session_.set_date(shared_.unix_second); }
 
 // ---- completions ------------------------------------------------------------------------------
 

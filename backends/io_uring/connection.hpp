@@ -92,6 +92,9 @@ struct Shared {
   std::unordered_map<ExchangeId, Connection*> exchanges;
   ExchangeId next_id = 1;
   bool drain_seen = false;  ///< the loop saw `draining` (connections check this copy)
+  /// The wall clock's second, read once per loop turn before connections step: responses take
+  /// their Date from it instead of each connection reading the clock.
+  std::int64_t unix_second = 0;
 
   /// Registers an exchange; 0 when limit_concurrency is reached.
   ExchangeId begin_exchange(Connection* conn);

@@ -90,12 +90,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <future>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "backends/common/listener.hpp"  // open_listener(): same sockets, same StartError lines
 #include "backends/io_uring/buffer_ring.hpp"
@@ -616,8 +618,13 @@ class UringServer final : public Server {
   }
 
   void step_dirty(Clock::time_point now) {
-    std::vector<Connection*> dirty;
-    dirty.swap(dirty_);
+    if (!dirty_.empty()) {
+      shared_.unix_second = std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+    }
+    // dirty_ takes the spare's capacity, so a turn allocates nothing.
+    std::vector<Connection*> dirty = std::exchange(dirty_, std::move(spare_dirty_));
     for (Connection* conn : dirty) {
       conn->dirty = false;
       conn->step(now);
@@ -631,6 +638,8 @@ class UringServer final : public Server {
       }
       post_io(*conn);
     }
+    dirty.clear();
+    spare_dirty_ = std::move(dirty);
     if (!lent_buffers_.empty()) {
       for (const std::uint16_t id : lent_buffers_) buffers_.recycle(id);
       lent_buffers_.clear();
@@ -781,6 +790,7 @@ class UringServer final : public Server {
   std::uint64_t wake_value_ = 0;
   std::unordered_map<Connection*, std::unique_ptr<Connection>> conns_;
   std::vector<Connection*> dirty_;
+  std::vector<Connection*> spare_dirty_;  ///< step_dirty()'s other buffer
   std::vector<std::uint16_t> lent_buffers_;  // provided buffers lent to a parser until step_dirty()
   bool accept_armed_ = false;
   bool accept_cancelling_ = false;
