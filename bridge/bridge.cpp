@@ -19,6 +19,7 @@ using capi::guarded;
 using capi::owned;
 using capi::raise_cycle_error;
 using capi::resolve;
+using capi::set_borrowed;
 using capi::set_item;
 using capi::steal;
 
@@ -370,11 +371,15 @@ Bridge::Bridge(const py::dict& native_config, py::object app, py::object loop, p
   t[n.server] = py::none();
   t[n.client] = py::none();
   t[n.scheme] = py::reinterpret_borrow<py::object>(n.http);
-  t[n.method] = py::none();
+  for (const char* method : {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
+                             "TRACE", "PATCH"}) {
+    methods_.emplace_back(method, steal(PyUnicode_InternFromString(method)));
+  }
+  t[n.method] = methods_.front().second;  // GET
   t[n.root_path] = py::str(config_.root_path);
   t[n.path] = py::none();
   t[n.raw_path] = py::none();
-  t[n.query_string] = py::none();
+  t[n.query_string] = py::bytes();
   t[n.headers] = py::none();
   t[n.extensions] = extensions_;
   if (!state_.is_none()) t[n.state] = py::none();
@@ -474,13 +479,11 @@ void Bridge::log_access(const Exchange&, const std::string& client, const std::s
   }
 }
 
-PyObject* Bridge::server_tuple(const asgi::Address& address) {
-  if (!server_address_ || !(*server_address_ == address)) {
-    server_tuple_ = py::make_tuple(address.host, address.port);
-    server_address_ = address;
+PyObject* Bridge::method_object(const std::string& method) {
+  for (const auto& [name, object] : methods_) {
+    if (name == method) return py::object(object).release().ptr();
   }
-  Py_INCREF(server_tuple_.ptr());
-  return server_tuple_.ptr();
+  return PyUnicode_FromStringAndSize(method.data(), static_cast<Py_ssize_t>(method.size()));
 }
 
 PyObject* Bridge::build_scope(const asgi::HttpScope& s) {
@@ -498,7 +501,14 @@ PyObject* Bridge::build_scope(const asgi::HttpScope& s) {
                                            static_cast<Py_ssize_t>(s.http_version.size())));
     }
   }
-  if (s.server) set_item(scope, n.server, server_tuple(*s.server));
+  if (s.server != server_address_) {
+    // A new server address (the first request, or another listener): later scopes copy it.
+    py::object server = s.server ? py::object(py::make_tuple(s.server->host, s.server->port))
+                                 : py::none();
+    set_borrowed(scope, n.server, server.ptr());
+    set_borrowed(template_.ptr(), n.server, server.ptr());
+    server_address_ = s.server;
+  }
   if (s.client) {
     PyObject* host = PyUnicode_FromStringAndSize(s.client->host.data(),
                                                  static_cast<Py_ssize_t>(s.client->host.size()));
@@ -522,20 +532,29 @@ PyObject* Bridge::build_scope(const asgi::HttpScope& s) {
     set_item(scope, n.scheme,
              PyUnicode_FromStringAndSize(s.scheme.data(), static_cast<Py_ssize_t>(s.scheme.size())));
   }
-  set_item(scope, n.method,
-           PyUnicode_FromStringAndSize(s.method.data(), static_cast<Py_ssize_t>(s.method.size())));
+  if (s.method != "GET") set_item(scope, n.method, method_object(s.method));
   if (s.root_path != config_.root_path) {
     set_item(scope, n.root_path,
              PyUnicode_DecodeUTF8(s.root_path.data(), static_cast<Py_ssize_t>(s.root_path.size()),
                                   "replace"));
   }
-  set_item(scope, n.path,
-           PyUnicode_DecodeUTF8(s.path.data(), static_cast<Py_ssize_t>(s.path.size()), "replace"));
-  set_item(scope, n.raw_path,
-           PyBytes_FromStringAndSize(s.raw_path.data(), static_cast<Py_ssize_t>(s.raw_path.size())));
-  set_item(scope, n.query_string,
-           PyBytes_FromStringAndSize(s.query_string.data(),
-                                     static_cast<Py_ssize_t>(s.query_string.size())));
+  if (!last_path_object_ || s.raw_path != last_raw_path_ || s.path != last_path_) {
+    py::object path = steal(
+        PyUnicode_DecodeUTF8(s.path.data(), static_cast<Py_ssize_t>(s.path.size()), "replace"));
+    py::object raw_path = steal(
+        PyBytes_FromStringAndSize(s.raw_path.data(), static_cast<Py_ssize_t>(s.raw_path.size())));
+    last_path_ = s.path;
+    last_raw_path_ = s.raw_path;
+    last_path_object_ = std::move(path);
+    last_raw_path_object_ = std::move(raw_path);
+  }
+  set_borrowed(scope, n.path, last_path_object_.ptr());
+  set_borrowed(scope, n.raw_path, last_raw_path_object_.ptr());
+  if (!s.query_string.empty()) {
+    set_item(scope, n.query_string,
+             PyBytes_FromStringAndSize(s.query_string.data(),
+                                       static_cast<Py_ssize_t>(s.query_string.size())));
+  }
   PyObject* headers = PyList_New(static_cast<Py_ssize_t>(s.headers.size()));
   if (headers == nullptr) throw py::error_already_set();
   py::object headers_guard = py::reinterpret_steal<py::object>(headers);

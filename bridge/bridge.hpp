@@ -173,7 +173,8 @@ class Bridge {
   /// comment), with `calls` bound to it. Raises py::error_already_set when it cannot.
   void start_app(py::handle handle, py::handle scope, const AppEntryPoints& calls,
                  py::handle task_name);
-  PyObject* server_tuple(const asgi::Address& address);  // new reference
+  /// The scope's method: a str cached per standard method (RFC 9110 §9), else a new one.
+  PyObject* method_object(const std::string& method);  // new reference
   void schedule_flush();
   /// loop.call_soon(fn, context=<the server's context>): the bridge's own callbacks (flush,
   /// release_wakeups) are often scheduled from inside an app's send(); in that task's context
@@ -209,10 +210,17 @@ class Bridge {
   bool access_log_;
   py::object error_logger_;
   py::object access_info_;    // logging.getLogger("lancet.access").info
-  py::object template_;       // the prebuilt scope dict
+  // The prebuilt scope dict. Its method is "GET", its query_string b"" and its server the
+  // listener's address once seen: a request with those values sets nothing for them.
+  py::object template_;
   py::object extensions_;     // shared scope["extensions"]
-  std::optional<asgi::Address> server_address_;
-  py::object server_tuple_;
+  std::optional<asgi::Address> server_address_;  // what template_'s server says (none: None)
+  std::vector<std::pair<std::string, py::object>> methods_;  // standard methods' str
+  // The last request's path and raw_path, and their objects (immutable: shared by scopes).
+  std::string last_path_;
+  std::string last_raw_path_;
+  py::object last_path_object_;
+  py::object last_raw_path_object_;
 
   struct Entry {
     Exchange* exchange;

@@ -91,6 +91,26 @@ def test_scope_state_is_shallow_copy(client):
     assert "mutated" not in second["state"]
 
 
+def test_each_scope_has_its_own_request_line_whatever_came_before(server, client):
+    # The bridge's scope template keeps GET, b"" and the server address, and it reuses the last
+    # path's objects: a request that differs must not see the previous request's values.
+    sequence = [
+        ("GET", "/scope/a?x=1", "/scope/a", b"x=1"),
+        ("POST", "/scope/a", "/scope/a", b""),
+        ("GET", "/scope/b", "/scope/b", b""),
+        ("DELETE", "/scope/caf%C3%A9?y", "/scope/café", b"y"),
+        ("PROPFIND", "/scope/caf%C3%A9", "/scope/café", b""),
+        ("GET", "/scope/a", "/scope/a", b""),
+        ("OPTIONS", "/scope/a?", "/scope/a", b""),
+    ]
+    for method, target, path, query in sequence:
+        scope = client.request(method, target).json()
+        assert (scope["method"], scope["path"], bytes_of(scope["query_string"])) == (
+            method, path, query), target
+        assert bytes_of(scope["raw_path"]) == target.split("?")[0].encode()
+        assert scope["server"] == [server.host, server.port]
+
+
 def test_scope_methods_and_http10(server):
     out = raw_request(server, b"PATCH /scope HTTP/1.0\r\nHost: x\r\n\r\n")
     head, _, body = out.partition(b"\r\n\r\n")
