@@ -38,6 +38,20 @@ PyObject* ready_next(PyObject* self) {
 
 PyObject* ready_send(PyObject* self, PyObject* /*arg*/) { return ready_next(self); }
 
+// `await` (the SEND opcode, via PyIter_Send) takes this slot: the value is returned as it is,
+// without a StopIteration carrying it.
+PySendResult ready_am_send(PyObject* self, PyObject* /*arg*/, PyObject** result) {
+  auto* r = reinterpret_cast<ReadyObject*>(self);
+  if (r->value == nullptr) {
+    Py_INCREF(Py_None);
+    *result = Py_None;
+  } else {
+    *result = r->value;  // the reference moves to the caller
+    r->value = nullptr;
+  }
+  return PYGEN_RETURN;
+}
+
 PyMethodDef ready_methods[] = {
     {"send", ready_send, METH_O, "Completes the await (the awaitable never suspends)."},
     {nullptr, nullptr, 0, nullptr},
@@ -46,6 +60,7 @@ PyMethodDef ready_methods[] = {
 PyType_Slot ready_slots[] = {
     {Py_tp_dealloc, reinterpret_cast<void*>(ready_dealloc)},
     {Py_am_await, reinterpret_cast<void*>(ready_await)},
+    {Py_am_send, reinterpret_cast<void*>(ready_am_send)},
     {Py_tp_iter, reinterpret_cast<void*>(ready_await)},
     {Py_tp_iternext, reinterpret_cast<void*>(ready_next)},
     {Py_tp_methods, ready_methods},

@@ -116,6 +116,10 @@ void define_module(py::module_& m) {
       py::arg("loop"), py::arg("name") = "lancet.app", py::arg("eager") = false,
       "Runs app(scope, receive, send) in an AppTask on `loop` as the server does, calling "
       "exit(None) when the app returns and exit(exc) when it raises. For tests.");
+  m.def("ready", [](py::handle value) { return capi::steal(make_ready(value.ptr())); },
+        py::arg("value"),
+        "An awaitable already complete with `value`, as receive() returns when an event is "
+        "waiting. For tests.");
   m.doc() = "Lancet's native bridge: the server, the ASGI receive/send, the lifespan cycle.";
   m.def("backend_name", [] { return std::string(LANCET_BACKEND_NAME); },
         "The I/O backend compiled in (blocking, io_uring, libevent).");
