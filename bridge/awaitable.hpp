@@ -1,6 +1,7 @@
 // Completed awaitables: what receive() and send() return when no wait is needed (granian's
 // try_send). Raw CPython C API on purpose: `await x` on one of these calls am_await (returns
-// itself) and tp_iternext (raises StopIteration(value)) with no dispatcher in between.
+// itself) and am_send (returns the value, no StopIteration) with no dispatcher in between;
+// send() and tp_iternext finish with StopIteration(value) for code that drives it by hand.
 //
 // Layer: bridge/. Objects are created and awaited on the loop thread only.
 #pragma once

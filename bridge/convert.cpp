@@ -1,6 +1,7 @@
 // See convert.hpp.
 #include "bridge/convert.hpp"
 
+#include <array>
 #include <optional>
 #include <string>
 
@@ -188,19 +189,21 @@ backend::ServerConfig config_from_native(const py::dict& native) {
 
 namespace {
 
-/// `message` as a dict (a mapping is copied into one, held by `scratch`) and its 'type'.
-std::string_view message_type(PyObject*& message, SendScratch& scratch) {
-  if (!PyDict_Check(message)) {
-    if (!PyMapping_Check(message)) {
-      raise(PyExc_TypeError, "an ASGI message must be a dict, got " + type_name(message));
-    }
-    PyObject* copy = PyDict_New();
-    if (copy == nullptr) throw py::error_already_set();
-    scratch.refs.push_back(copy);
-    if (PyDict_Merge(copy, message, 1) != 0) throw py::error_already_set();
-    message = copy;
+/// `message` as a dict: a mapping is copied into one, held by `scratch`.
+void as_dict(PyObject*& message, SendScratch& scratch) {
+  if (PyDict_Check(message)) return;
+  if (!PyMapping_Check(message)) {
+    raise(PyExc_TypeError, "an ASGI message must be a dict, got " + type_name(message));
   }
-  PyObject* type = item(message, names().type);
+  PyObject* copy = PyDict_New();
+  if (copy == nullptr) throw py::error_already_set();
+  scratch.refs.push_back(copy);
+  if (PyDict_Merge(copy, message, 1) != 0) throw py::error_already_set();
+  message = copy;
+}
+
+/// A message's 'type' value (borrowed, may be null) as text.
+std::string_view type_of(PyObject* type) {
   if (type == nullptr) raise(PyExc_RuntimeError, "ASGI message has no 'type' key");
   if (!PyUnicode_Check(type)) {
     raise(PyExc_TypeError, "ASGI message 'type' must be str, got " + type_name(type));
@@ -209,6 +212,12 @@ std::string_view message_type(PyObject*& message, SendScratch& scratch) {
   const char* tdata = PyUnicode_AsUTF8AndSize(type, &tsize);
   if (tdata == nullptr) throw py::error_already_set();
   return {tdata, static_cast<std::size_t>(tsize)};
+}
+
+/// `message` as a dict (see as_dict) and its 'type'.
+std::string_view message_type(PyObject*& message, SendScratch& scratch) {
+  as_dict(message, scratch);
+  return type_of(item(message, names().type));
 }
 
 /// A str field as UTF-8 (valid while the str lives), or nullopt when absent or None.
@@ -244,19 +253,87 @@ std::int64_t int_field(PyObject* message, PyObject* key, const char* what, std::
 
 }  // namespace
 
+namespace {
+
+/// The keys of an 'http.response.*' message the server reads.
+enum Field : std::size_t { f_type, f_body, f_more_body, f_status, f_headers, f_trailers,
+                           f_more_trailers, f_path, f_count };
+
+/// An HTTP send message's fields. App code writes its keys as str literals, which Python
+/// interns, so one pass over the dict comparing keys by identity finds them all (a few
+/// instructions per key instead of a hashed lookup per field). When any key is something else
+/// (an extra key, or a known one built at run time), each field is looked up as before.
+class HttpFields {
+ public:
+  explicit HttpFields(PyObject* message) : message_(message) {
+    const Names& n = names();
+    const std::array<PyObject*, f_count> keys{n.type,    n.body,     n.more_body,
+                                              n.status,  n.headers,  n.trailers,
+                                              n.more_trailers, n.path};
+    Py_ssize_t pos = 0;
+    PyObject* key = nullptr;
+    PyObject* value = nullptr;
+    while (PyDict_Next(message, &pos, &key, &value)) {
+      std::size_t i = 0;
+      while (i < f_count && keys[i] != key) ++i;
+      if (i == f_count) {  // by lookup
+        release();
+        return;
+      }
+      Py_INCREF(value);  // held: converting the headers may run code that changes the dict
+      values_[i] = value;
+    }
+    found_all_ = true;
+  }
+  ~HttpFields() { release(); }
+  HttpFields(const HttpFields&) = delete;
+  HttpFields& operator=(const HttpFields&) = delete;
+
+  /// The field's value (borrowed), or null when absent.
+  PyObject* get(Field f) const {
+    if (found_all_) return values_[f];
+    const Names& n = names();
+    const std::array<PyObject*, f_count> keys{n.type,    n.body,     n.more_body,
+                                              n.status,  n.headers,  n.trailers,
+                                              n.more_trailers, n.path};
+    return item(message_, keys[f]);
+  }
+
+  /// The field's truth value; false when absent.
+  bool truthy(Field f) const {
+    PyObject* v = get(f);
+    if (v == nullptr) return false;
+    const int t = PyObject_IsTrue(v);
+    if (t < 0) throw py::error_already_set();
+    return t != 0;
+  }
+
+ private:
+  void release() noexcept {
+    for (PyObject*& v : values_) Py_CLEAR(v);
+  }
+
+  PyObject* message_;
+  std::array<PyObject*, f_count> values_{};
+  bool found_all_ = false;
+};
+
+}  // namespace
+
 asgi::SendEvent to_send_event(PyObject* message, SendScratch& scratch) {
-  const Names& n = names();
-  const std::string_view t = message_type(message, scratch);
+  as_dict(message, scratch);
+  const HttpFields fields(message);
+  const std::string_view t = type_of(fields.get(f_type));
 
   if (t == "http.response.body") {
     asgi::HttpResponseBody ev;
-    if (PyObject* body = item(message, n.body)) ev.body = bytes_view(body, scratch, "'body'", false);
-    ev.more_body = truthy(message, n.more_body);
+    if (PyObject* body = fields.get(f_body)) ev.body = bytes_view(body, scratch, "'body'", false);
+    ev.more_body = fields.truthy(f_more_body);
     return ev;
   }
   if (t == "http.response.start") {
     asgi::HttpResponseStart ev;
-    PyObject* status = item(message, n.status);
+    PyObject* status = fields.get(f_status);
     if (status == nullptr) raise(PyExc_RuntimeError, "'http.response.start' needs a 'status'");
     if (!PyLong_Check(status)) {
       raise(PyExc_TypeError, "'status' must be int, got " + type_name(status));
@@ -265,19 +342,23 @@ asgi::SendEvent to_send_event(PyObject* message, SendScratch& scratch) {
     const long long value = PyLong_AsLongLongAndOverflow(status, &overflow);
     if (value == -1 && PyErr_Occurred()) throw py::error_already_set();
     ev.status = overflow != 0 ? -1 : value;
-    if (PyObject* headers = item(message, n.headers)) ev.headers = convert_headers(headers, scratch);
-    ev.trailers = truthy(message, n.trailers);
+    if (PyObject* headers = fields.get(f_headers)) {
+      ev.headers = convert_headers(headers, scratch);
+    }
+    ev.trailers = fields.truthy(f_trailers);
     return ev;
   }
   if (t == "http.response.trailers") {
     asgi::HttpResponseTrailers ev;
-    if (PyObject* headers = item(message, n.headers)) ev.headers = convert_headers(headers, scratch);
-    ev.more_trailers = truthy(message, n.more_trailers);
+    if (PyObject* headers = fields.get(f_headers)) {
+      ev.headers = convert_headers(headers, scratch);
+    }
+    ev.more_trailers = fields.truthy(f_more_trailers);
     return ev;
   }
   if (t == "http.response.pathsend") {
     asgi::HttpResponsePathsend ev;
-    PyObject* p = item(message, n.path);
+    PyObject* p = fields.get(f_path);
     if (p == nullptr) raise(PyExc_RuntimeError, "'http.response.pathsend' needs a 'path'");
     if (!PyUnicode_Check(p)) {
       PyObject* fs = PyOS_FSPath(p);

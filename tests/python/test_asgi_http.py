@@ -181,6 +181,13 @@ def test_response_headers_bytes_like_and_extra_keys(client):
     assert r.content == b"done"
 
 
+def test_message_keys_built_at_run_time_are_read_like_literals(client):
+    r = client.get("/runtime-keys")
+    assert r.status_code == 202
+    assert r.headers["x-runtime"] == "1"
+    assert r.content == b"runtime!"
+
+
 def test_one_piece_body_gets_content_length(client):
     r = client.post("/echo", content=b"abc")
     assert r.headers["content-length"] == "3"

@@ -133,6 +133,19 @@ async def app(scope, receive, send):
         await send({"type": "http.response.body", "body": bytearray(b"done"), "ignored": 1})
         return
 
+    if path == "/runtime-keys":
+        # Keys built at run time are equal to the interned literals but not the same objects:
+        # the server must find them by lookup, in every message and in mixed messages.
+        def key(text):
+            return "".join(list(text))
+
+        await send({key("type"): "http.response.start", key("status"): 202,
+                    key("headers"): [(b"x-runtime", b"1")]})
+        await send({"type": "http.response.body", key("body"): b"run", key("more_body"): True})
+        await send({key("type"): "http.response.body", "body": b"time", "more_body": True})
+        await send({"type": "http.response.body", "body": b"!"})
+        return
+
     if path == "/invalid":
         before, invalid = INVALID[query]
         for event in before:
