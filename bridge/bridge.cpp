@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "bridge/app_callable.hpp"
 #include "bridge/app_task.hpp"
 #include "bridge/awaitable.hpp"
 #include "bridge/capi.hpp"
@@ -593,8 +594,8 @@ void Bridge::on_request(backend::RequestStarted& started) {
 
 void Bridge::start_app(py::handle handle, py::handle scope, const AppEntryPoints& calls,
                        py::handle task_name) {
-  py::object receive = steal(PyCFunction_New(calls.receive, handle.ptr()));
-  py::object send = steal(PyCFunction_New(calls.send, handle.ptr()));
+  py::object receive = steal(make_app_callable(calls.receive, handle.ptr()));
+  py::object send = steal(make_app_callable(calls.send, handle.ptr()));
   if (native_tasks_) {
     // No call_app coroutine around the app: the task calls the app and reports its end.
     PyObject* task = make_app_call_task(app_.ptr(), scope.ptr(), receive.ptr(), send.ptr(),
@@ -604,7 +605,7 @@ void Bridge::start_app(py::handle handle, py::handle scope, const AppEntryPoints
     starting_.push_back(steal(task));
     return;
   }
-  py::object app_exit = steal(PyCFunction_New(calls.app_exit, handle.ptr()));
+  py::object app_exit = steal(make_app_callable(calls.app_exit, handle.ptr()));
   PyObject* args[] = {app_.ptr(), scope.ptr(), receive.ptr(), send.ptr(), app_exit.ptr()};
   py::object coro = steal(PyObject_Vectorcall(call_app_.ptr(), args, 5, nullptr));
   try {

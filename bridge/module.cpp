@@ -4,6 +4,7 @@
 #include <string>
 
 #include "bridge/app_task.hpp"
+#include "bridge/app_callable.hpp"
 #include "bridge/awaitable.hpp"
 #include "bridge/bridge.hpp"
 #include "bridge/capi.hpp"
@@ -88,7 +89,9 @@ void define_lifespan(py::module_& m) {
 }  // namespace
 
 void define_module(py::module_& m) {
-  if (!init_names() || !init_ready_type() || !init_app_task_type()) throw py::error_already_set();
+  if (!init_names() || !init_ready_type() || !init_app_task_type() || !init_app_callable_type()) {
+    throw py::error_already_set();
+  }
   m.attr("AppTask") = py::reinterpret_borrow<py::object>(app_task_type());
   m.def("live_app_tasks", [] { return capi::steal(live_app_tasks()); },
         "The app tasks (AppTask) not done yet, oldest first: what shutdown cancels.");

@@ -181,6 +181,18 @@ def test_response_headers_bytes_like_and_extra_keys(client):
     assert r.content == b"done"
 
 
+def test_receive_and_send_name_themselves_and_refuse_wrong_arguments(client):
+    for _ in range(3):  # the callables are reused between requests: each request sees its own
+        report = client.get("/callables").json()
+        assert report["names"] == ["receive", "send"]
+        assert report["reprs"] == ["<lancet receive>", "<lancet send>"]
+        assert report["receive_with_an_argument"] == "receive() takes no arguments (1 given)"
+        assert report["receive_with_a_keyword"] == "receive() takes no keyword arguments"
+        assert report["send_without_an_argument"] == "send() takes exactly one argument (0 given)"
+        assert report["send_with_two"] == "send() takes exactly one argument (2 given)"
+        assert report["send_with_a_keyword"] == "send() takes no keyword arguments"
+
+
 def test_message_keys_built_at_run_time_are_read_like_literals(client):
     r = client.get("/runtime-keys")
     assert r.status_code == 202

@@ -133,6 +133,27 @@ async def app(scope, receive, send):
         await send({"type": "http.response.body", "body": bytearray(b"done"), "ignored": 1})
         return
 
+    if path == "/callables":
+        # receive and send as the app sees them: names, and the errors of a wrong call.
+        def error_of(call):
+            try:
+                call()
+            except TypeError as exc:
+                return str(exc)
+            return None
+
+        report = {
+            "names": [receive.__name__, send.__name__],
+            "reprs": [repr(receive), repr(send)],
+            "receive_with_an_argument": error_of(lambda: receive(1)),
+            "receive_with_a_keyword": error_of(lambda: receive(timeout=1)),
+            "send_without_an_argument": error_of(lambda: send()),
+            "send_with_two": error_of(lambda: send({}, {})),
+            "send_with_a_keyword": error_of(lambda: send(message={})),
+        }
+        body = json.dumps(report).encode()
+        return await _respond(send, body=body, content_type=b"application/json")
+
     if path == "/runtime-keys":
         # Keys built at run time are equal to the interned literals but not the same objects:
         # the server must find them by lookup, in every message and in mixed messages.
