@@ -38,11 +38,13 @@ Session::Session(const ServerConfig& config, Host& host, std::vector<Inbound>& o
       host_(host),
       outbox_(outbox),
       http_(config.http),
-      peer_(std::move(peer)),
-      local_(std::move(local)),
       opened_(now),
       idle_since_(now),
-      head_since_(now) {}
+      head_since_(now) {
+  info_.client = std::move(peer);
+  info_.server = std::move(local);
+  info_.root_path = config_.root_path;
+}
 
 void Session::close(Closing how) noexcept { closing_ = std::max(closing_, how); }
 
@@ -250,9 +252,12 @@ void Session::on_head(const http1::RequestHead& head) {
   if (!begin_exchange()) return;
   ex_.expects_continue = head.expects_continue && head.version == http1::Version::http11;
   ex_.declared = head.content_length;
-  // Built in place: a scope is a dozen strings, moved once less.
-  outbox_.emplace_back(std::in_place_type<RequestStarted>, ex_.id, make_scope(head),
-                       ex_.expects_continue, ex_.flow);
+  // Built where it is posted: a scope is a dozen strings, and a move copies each one's bytes.
+  auto& started = std::get<RequestStarted>(outbox_.emplace_back(std::in_place_type<RequestStarted>));
+  started.id = ex_.id;
+  started.expects_continue = ex_.expects_continue;
+  started.flow = ex_.flow;
+  fill_scope(started.scope, head);
 }
 
 bool Session::begin_exchange() {
@@ -308,13 +313,14 @@ void Session::answer_probe(classify::ProbeKind kind, bool head_request) {
 }
 
 asgi::HttpScope Session::make_scope(const http1::RequestHead& head) const {
-  asgi::ConnectionInfo info;
-  info.client = peer_;
-  info.server = local_;
-  info.root_path = config_.root_path;
-  asgi::HttpScope scope = asgi::make_http_scope(head, info);
-  if (config_.proxy_headers) asgi::apply_proxy_headers(scope, config_.forwarded_allow_ips);
+  asgi::HttpScope scope;
+  fill_scope(scope, head);
   return scope;
+}
+
+void Session::fill_scope(asgi::HttpScope& scope, const http1::RequestHead& head) const {
+  asgi::fill_http_scope(scope, head, info_);
+  if (config_.proxy_headers) asgi::apply_proxy_headers(scope, config_.forwarded_allow_ips);
 }
 
 void Session::on_data(std::string_view bytes) {

@@ -210,6 +210,7 @@ class Session {
   void after_websocket();
   void answer_probe(classify::ProbeKind kind, bool head_request);
   asgi::HttpScope make_scope(const http1::RequestHead& head) const;
+  void fill_scope(asgi::HttpScope& scope, const http1::RequestHead& head) const;
   void on_data(std::string_view bytes);
   void post_body();
   /// Starts the exchange's body block with `bytes` when the whole rest of the body is in hand,
@@ -228,8 +229,7 @@ class Session {
   Host& host_;
   std::vector<Inbound>& outbox_;
   http1::ServerConnection http_;
-  std::optional<asgi::Address> peer_;
-  std::optional<asgi::Address> local_;
+  asgi::ConnectionInfo info_;  // peer, local address, root path: the same for every scope
   Exchange ex_;
   SendAccount sends_;                      // response bytes still unwritten, for Drained
   std::vector<http1::Header> fields_;      // apply_head's / apply_end's views, kept for reuse

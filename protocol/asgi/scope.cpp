@@ -117,6 +117,11 @@ std::string percent_decode_path(std::string_view raw) {
 
 HttpScope make_http_scope(const http1::RequestHead& head, const ConnectionInfo& info) {
   HttpScope scope;
+  fill_http_scope(scope, head, info);
+  return scope;
+}
+
+void fill_http_scope(HttpScope& scope, const http1::RequestHead& head, const ConnectionInfo& info) {
   scope.http_version = head.version == http1::Version::http10 ? "1.0" : "1.1";
   scope.method = std::string(head.method);
   scope.scheme = std::string(info.scheme);
@@ -131,7 +136,6 @@ HttpScope make_http_scope(const http1::RequestHead& head, const ConnectionInfo& 
   }
   scope.client = info.client;
   scope.server = info.server;
-  return scope;
 }
 
 void to_websocket_scope(HttpScope& scope) {

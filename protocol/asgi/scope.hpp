@@ -68,6 +68,9 @@ struct HttpScope {
 /// Builds the scope for `head` on a connection described by `info`. Never fails: the request
 /// head was validated by the http1 parser.
 HttpScope make_http_scope(const http1::RequestHead& head, const ConnectionInfo& info);
+/// make_http_scope() into `scope`, a default-constructed HttpScope (built where it is kept: a
+/// scope is a dozen strings, and moving it copies each one's bytes).
+void fill_http_scope(HttpScope& scope, const http1::RequestHead& head, const ConnectionInfo& info);
 
 /// Makes the scope of a WebSocket handshake request (make_http_scope, then proxy headers) its
 /// 'websocket' scope: type "websocket", spec_version kWebSocketSpecVersion, scheme "wss" when
