@@ -17,6 +17,7 @@ import traceback
 from typing import Any, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 from . import __version__
+from .allocator import reexec_tuned
 from .config import LIFESPAN_MODES, LOG_LEVELS, LOOP_MODES, TASK_IMPLS, WS_MODES, Config
 from .env import EnvFileError, load_env_file
 from .loader import AppLoadError, AppStringError, load_app
@@ -390,6 +391,8 @@ def _fail(message: str, code: int, exc: Optional[BaseException], debug: bool) ->
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``lancet`` console script; returns the exit code."""
+    if argv is None:  # the command itself, not a call from Python: see allocator.py
+        reexec_tuned()
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:

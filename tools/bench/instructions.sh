@@ -82,9 +82,16 @@ run() {
   if [ "$server" = lancet ] && head -1 "$LANCET" | grep -q '^#!.*python'; then
     cmd=("$(head -1 "$LANCET" | sed 's/^#! *//')" "${cmd[@]}")
   fi
+  # The lancet command re-executes itself with glibc's tcache tuned (python/lancet/allocator.py);
+  # valgrind does not follow an exec, so the server starts tuned here and does not re-execute.
+  local tunables=${GLIBC_TUNABLES:-}
+  if [ "$server" = lancet ]; then
+    tunables=$("${cmd[0]}" -c 'import os; from lancet.allocator import tuned_environment as t
+e = t(os.environ); print((e or os.environ).get("GLIBC_TUNABLES", ""))' 2>/dev/null || echo "$tunables")
+  fi
   out="$WORK/$server-$name"
   url="http://127.0.0.1:$PORT$URLPATH"
-  (cd "$SHARED" && exec valgrind --tool=callgrind --instr-atstart=no \
+  (cd "$SHARED" && GLIBC_TUNABLES=$tunables exec valgrind --tool=callgrind --instr-atstart=no \
       --callgrind-out-file="$out.cg" "${cmd[@]}" >"$out.log" 2>&1) &
   SERVER_PID=$!
   local _

@@ -133,6 +133,11 @@ async def app(scope, receive, send):
         await send({"type": "http.response.body", "body": bytearray(b"done"), "ignored": 1})
         return
 
+    if path == "/process":
+        # What the serving process is: its PID and environment (test_allocator).
+        body = json.dumps({"pid": os.getpid(), "environ": dict(os.environ)}).encode()
+        return await _respond(send, body=body, content_type=b"application/json")
+
     if path == "/callables":
         # receive and send as the app sees them: names, and the errors of a wrong call.
         def error_of(call):
