@@ -325,10 +325,16 @@ asgi::SendEvent to_send_event(PyObject* message, SendScratch& scratch) {
   const HttpFields fields(message);
   const std::string_view t = type_of(fields.get(f_type));
 
+  // Truth values first: a __bool__ is app code that may change the message, and no app code may
+  // run once a view into one of its values is taken (the view would outlive the value).
   if (t == "http.response.body") {
     asgi::HttpResponseBody ev;
-    if (PyObject* body = fields.get(f_body)) ev.body = bytes_view(body, scratch, "'body'", false);
     ev.more_body = fields.truthy(f_more_body);
+    if (PyObject* body = fields.get(f_body)) {
+      ev.body = bytes_view(body, scratch, "'body'", false);
+      Py_INCREF(body);  // held until the send is handled: the message may no longer hold it
+      scratch.refs.push_back(body);
+    }
     return ev;
   }
   if (t == "http.response.start") {
@@ -342,18 +348,18 @@ asgi::SendEvent to_send_event(PyObject* message, SendScratch& scratch) {
     const long long value = PyLong_AsLongLongAndOverflow(status, &overflow);
     if (value == -1 && PyErr_Occurred()) throw py::error_already_set();
     ev.status = overflow != 0 ? -1 : value;
+    ev.trailers = fields.truthy(f_trailers);
     if (PyObject* headers = fields.get(f_headers)) {
       ev.headers = convert_headers(headers, scratch);
     }
-    ev.trailers = fields.truthy(f_trailers);
     return ev;
   }
   if (t == "http.response.trailers") {
     asgi::HttpResponseTrailers ev;
+    ev.more_trailers = fields.truthy(f_more_trailers);
     if (PyObject* headers = fields.get(f_headers)) {
       ev.headers = convert_headers(headers, scratch);
     }
-    ev.more_trailers = fields.truthy(f_more_trailers);
     return ev;
   }
   if (t == "http.response.pathsend") {
@@ -416,10 +422,10 @@ asgi::WebSocketSendEvent to_websocket_event(PyObject* message, SendScratch& scra
   }
   if (t == "websocket.http.response.body") {
     asgi::WebSocketHttpResponseBody ev;
+    ev.more_body = truthy(message, n.more_body);  // first: see to_send_event
     if (PyObject* body = item(message, n.body)) {
       ev.body = bytes_view(body, scratch, "'body'", false);
     }
-    ev.more_body = truthy(message, n.more_body);
     return ev;
   }
   raise(PyExc_RuntimeError,

@@ -257,7 +257,12 @@ void Session::on_head(const http1::RequestHead& head) {
   started.id = ex_.id;
   started.expects_continue = ex_.expects_continue;
   started.flow = ex_.flow;
-  fill_scope(started.scope, head);
+  try {
+    fill_scope(started.scope, head);
+  } catch (...) {
+    outbox_.pop_back();  // out of memory: post nothing half-built (step() drops the connection)
+    throw;
+  }
 }
 
 bool Session::begin_exchange() {

@@ -11,10 +11,10 @@ start and after a load (128 per size saved a little more on echo and held a litt
 saved less on echo).
 
 glibc reads its tunables when a process starts, so the ``lancet`` command re-executes itself
-once (same PID, same arguments) with ``GLIBC_TUNABLES`` extended. It does not when the
-variable already sets the count (set it yourself to choose another value), when
-``LANCET_MALLOC_TUNING=0``, off glibc, or when Lancet is used as a library
-(``lancet.run()``).
+once (same PID, same arguments) with ``GLIBC_TUNABLES`` extended (and LANCET_MALLOC_TUNED=1,
+so that it happens once). It does not when the variable already sets the count (set it
+yourself to choose another value), when ``LANCET_MALLOC_TUNING=0``, off glibc, when the script
+came from stdin, or when Lancet is used as a library (``lancet.run()``).
 """
 from __future__ import annotations
 
@@ -26,17 +26,22 @@ from typing import Mapping, Optional, Sequence
 TUNABLE = "glibc.malloc.tcache_count"
 COUNT = 64
 OPT_OUT = "LANCET_MALLOC_TUNING"
+# Set in the re-executed process: glibc may drop GLIBC_TUNABLES there (a "secure" process: a
+# python with file capabilities, or started through setuid), and without this the new process
+# would re-execute again, forever.
+DONE = "LANCET_MALLOC_TUNED"
 
 
 def tuned_environment(env: Mapping[str, str]) -> Optional[dict]:
     """The environment to re-execute with, or None when nothing is to be done."""
-    if env.get(OPT_OUT, "1") == "0":
+    if env.get(OPT_OUT, "1") == "0" or DONE in env:
         return None
     current = env.get("GLIBC_TUNABLES", "")
     if TUNABLE in current:
         return None  # already tuned: by the re-execution before, or by the user
     tuned = dict(env)
     tuned["GLIBC_TUNABLES"] = (current + ":" if current else "") + f"{TUNABLE}={COUNT}"
+    tuned[DONE] = "1"
     return tuned
 
 
@@ -51,8 +56,8 @@ def reexec_tuned(argv: Sequence[str] = ()) -> None:
     if env is None:
         return
     command = list(argv) or list(getattr(sys, "orig_argv", ()))
-    if not command:
-        return
+    if not command or sys.argv[:1] in (["-"], [""]):
+        return  # a script read from stdin (or an interactive session) cannot be run again
     sys.stdout.flush()
     sys.stderr.flush()
     try:

@@ -16,7 +16,7 @@ TUNED = f"{allocator.TUNABLE}={allocator.COUNT}"
 
 def test_the_tunable_is_added_to_an_empty_environment():
     env = allocator.tuned_environment({"PATH": "/bin"})
-    assert env == {"PATH": "/bin", "GLIBC_TUNABLES": TUNED}
+    assert env == {"PATH": "/bin", "GLIBC_TUNABLES": TUNED, allocator.DONE: "1"}
 
 
 def test_other_tunables_are_kept():
@@ -29,6 +29,11 @@ def test_a_count_already_set_is_left_alone_and_nothing_is_re_executed():
     assert allocator.tuned_environment({"GLIBC_TUNABLES": TUNED}) is None
     assert allocator.tuned_environment(
         {"GLIBC_TUNABLES": f"{allocator.TUNABLE}=7"}) is None
+
+
+def test_a_re_executed_process_whose_tunables_glibc_dropped_does_not_re_execute_again():
+    # A "secure" process (file capabilities, setuid) loses GLIBC_TUNABLES: the marker stops a loop.
+    assert allocator.tuned_environment({allocator.DONE: "1"}) is None
 
 
 def test_the_opt_out_leaves_the_environment_alone():
@@ -48,12 +53,14 @@ def started_environment(extra):
 def no_inherited_tunables(monkeypatch):
     monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
     monkeypatch.delenv(allocator.OPT_OUT, raising=False)
+    monkeypatch.delenv(allocator.DONE, raising=False)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc tunables are Linux's")
 def test_the_command_serves_with_the_count_raised_in_the_process_it_started():
     env = started_environment({})
     assert env.get("GLIBC_TUNABLES") == TUNED
+    assert env.get(allocator.DONE) == "1"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc tunables are Linux's")

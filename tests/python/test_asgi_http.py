@@ -193,6 +193,13 @@ def test_receive_and_send_name_themselves_and_refuse_wrong_arguments(client):
         assert report["send_with_a_keyword"] == "send() takes no keyword arguments"
 
 
+def test_a_body_the_message_drops_while_it_is_read_is_still_sent(client):
+    for _ in range(5):
+        r = client.get("/mutating-bool")
+        assert r.status_code == 200
+        assert r.content == bytes(range(256)) * 16
+
+
 def test_message_keys_built_at_run_time_are_read_like_literals(client):
     r = client.get("/runtime-keys")
     assert r.status_code == 202

@@ -159,6 +159,26 @@ async def app(scope, receive, send):
         body = json.dumps(report).encode()
         return await _respond(send, body=body, content_type=b"application/json")
 
+    if path == "/mutating-bool":
+        # more_body's __bool__ takes the body out of the message and drops it, then fills the
+        # freed memory: the server must still send the body it was given.
+        class Sneaky:
+            def __init__(self, message):
+                self.message = message
+
+            def __bool__(self):
+                self.message.pop("body", None)
+                global _filler
+                _filler = [bytes([0x21]) * 4096 for _ in range(64)]
+                return False
+
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        message = {"type": "http.response.body"}
+        message["body"] = bytes(range(256)) * 16  # 4096 bytes only the message holds
+        message["more_body"] = Sneaky(message)
+        await send(message)
+        return
+
     if path == "/runtime-keys":
         # Keys built at run time are equal to the interned literals but not the same objects:
         # the server must find them by lookup, in every message and in mixed messages.
