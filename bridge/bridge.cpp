@@ -342,6 +342,7 @@ Bridge::Bridge(const py::dict& native_config, py::object app, py::object loop, p
   context_ = steal(PyContext_CopyCurrent());
   context_kwnames_ = py::make_tuple(py::str("context"));
   create_task_ = loop_.attr("create_task");
+  call_soon_ = loop_.attr("call_soon");
   call_app_ = py::module_::import("lancet._app").attr("call_app");
   // No task factory (the serve loop sets none): construct asyncio.Task directly.
   if (py::hasattr(loop_, "get_task_factory") && loop_.attr("get_task_factory")().is_none()) {
@@ -643,7 +644,6 @@ void Bridge::schedule_flush() {
 }
 
 void Bridge::call_soon_in_server_context(py::handle fn) {
-  if (!call_soon_) call_soon_ = loop_.attr("call_soon");
   PyObject* args[] = {fn.ptr(), context_.ptr()};
   steal(PyObject_Vectorcall(call_soon_.ptr(), args, 1, context_kwnames_.ptr()));
 }

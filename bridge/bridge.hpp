@@ -195,7 +195,7 @@ class Bridge {
   py::object loop_;
   py::object create_future_;  // loop.create_future, bound once
   py::object create_task_;    // loop.create_task, bound once
-  py::object call_soon_;       // loop.call_soon
+  py::object call_soon_;       // loop.call_soon, bound once
   py::object context_;        // the context the Server was made in (_serve's): see above
   py::object context_kwnames_;  // ("context",)
   bool release_scheduled_ = false;

@@ -94,22 +94,21 @@ std::span<const http1::Header> convert_headers(PyObject* headers, SendScratch& s
   return {scratch.headers.data() + first, scratch.headers.size() - first};
 }
 
-bool truthy(PyObject* dict, PyObject* key) {
-  PyObject* v = PyDict_GetItemWithError(dict, key);
-  if (v == nullptr) {
-    if (PyErr_Occurred()) throw py::error_already_set();
-    return false;
-  }
-  const int t = PyObject_IsTrue(v);
-  if (t < 0) throw py::error_already_set();
-  return t != 0;
-}
-
 PyObject* item(PyObject* dict, PyObject* key) {
   PyObject* v = PyDict_GetItemWithError(dict, key);
   if (v == nullptr && PyErr_Occurred()) throw py::error_already_set();
   return v;  // borrowed, may be null
 }
+
+/// A value's truth (it may run the object's __bool__); false for an absent (null) value.
+bool truth(PyObject* v) {
+  if (v == nullptr) return false;
+  const int t = PyObject_IsTrue(v);
+  if (t < 0) throw py::error_already_set();
+  return t != 0;
+}
+
+bool truthy(PyObject* dict, PyObject* key) { return truth(item(dict, key)); }
 
 bool equals(PyObject* str, std::string_view text) {
   Py_ssize_t size = 0;
@@ -251,13 +250,15 @@ std::int64_t int_field(PyObject* message, PyObject* key, const char* what, std::
   return overflow != 0 ? -1 : value;
 }
 
-}  // namespace
-
-namespace {
-
 /// The keys of an 'http.response.*' message the server reads.
 enum Field : std::size_t { f_type, f_body, f_more_body, f_status, f_headers, f_trailers,
                            f_more_trailers, f_path, f_count };
+
+/// Each Field's interned key.
+std::array<PyObject*, f_count> field_keys() {
+  const Names& n = names();
+  return {n.type, n.body, n.more_body, n.status, n.headers, n.trailers, n.more_trailers, n.path};
+}
 
 /// An HTTP send message's fields. App code writes its keys as str literals, which Python
 /// interns, so one pass over the dict comparing keys by identity finds them all (a few
@@ -266,10 +267,7 @@ enum Field : std::size_t { f_type, f_body, f_more_body, f_status, f_headers, f_t
 class HttpFields {
  public:
   explicit HttpFields(PyObject* message) : message_(message) {
-    const Names& n = names();
-    const std::array<PyObject*, f_count> keys{n.type,    n.body,     n.more_body,
-                                              n.status,  n.headers,  n.trailers,
-                                              n.more_trailers, n.path};
+    const std::array<PyObject*, f_count> keys = field_keys();
     Py_ssize_t pos = 0;
     PyObject* key = nullptr;
     PyObject* value = nullptr;
@@ -291,22 +289,11 @@ class HttpFields {
 
   /// The field's value (borrowed), or null when absent.
   PyObject* get(Field f) const {
-    if (found_all_) return values_[f];
-    const Names& n = names();
-    const std::array<PyObject*, f_count> keys{n.type,    n.body,     n.more_body,
-                                              n.status,  n.headers,  n.trailers,
-                                              n.more_trailers, n.path};
-    return item(message_, keys[f]);
+    return found_all_ ? values_[f] : item(message_, field_keys()[f]);
   }
 
   /// The field's truth value; false when absent.
-  bool truthy(Field f) const {
-    PyObject* v = get(f);
-    if (v == nullptr) return false;
-    const int t = PyObject_IsTrue(v);
-    if (t < 0) throw py::error_already_set();
-    return t != 0;
-  }
+  bool truthy(Field f) const { return truth(get(f)); }
 
  private:
   void release() noexcept {

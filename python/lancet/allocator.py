@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Optional
 
 TUNABLE = "glibc.malloc.tcache_count"
 COUNT = 64
@@ -45,7 +45,7 @@ def tuned_environment(env: Mapping[str, str]) -> Optional[dict]:
     return tuned
 
 
-def reexec_tuned(argv: Sequence[str] = ()) -> None:
+def reexec_tuned() -> None:
     """Replaces this process with the same command under the tuned allocator; returns only when
     it does not (see the module comment), or when exec fails (then Lancet runs untuned)."""
     if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
@@ -55,7 +55,7 @@ def reexec_tuned(argv: Sequence[str] = ()) -> None:
     env = tuned_environment(os.environ)
     if env is None:
         return
-    command = list(argv) or list(getattr(sys, "orig_argv", ()))
+    command = list(getattr(sys, "orig_argv", ()))
     if not command or sys.argv[:1] in (["-"], [""]):
         return  # a script read from stdin (or an interactive session) cannot be run again
     sys.stdout.flush()
