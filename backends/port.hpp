@@ -42,8 +42,10 @@
 //     memory the app will get (the bridge: a Python bytes object), and posted as that block.
 //   - Responses: ExchangeFlow::unsent_bytes counts bytes submitted but not yet written
 //     (the app side adds, the backend subtracts). Above kSendHighWater the app's send() waits
-//     for a Drained message, which the backend posts once the count falls below kSendLowWater.
-//     WebSocket messages (WsSend) are counted the same way.
+//     for a Drained message, which the backend posts once the count falls below kSendLowWater,
+//     if the app side asked for one (ExchangeFlow::drain_wanted, set when a send() waits): a
+//     send() that found the count below the mark after all costs no message. WebSocket
+//     messages (WsSend) are counted the same way.
 //   - WebSocket messages: the backend posts at most ServerConfig::ws.max_queue messages ahead
 //     of what the app has received, reported with messages_consumed(); meanwhile it stops
 //     reading the socket, so TCP pushes back on the client.
@@ -72,6 +74,12 @@ inline constexpr std::size_t kSendLowWater = 16 * 1024;
 /// Shared by the backend and the app side for one exchange.
 struct ExchangeFlow {
   std::atomic<std::size_t> unsent_bytes{0};  ///< submitted by the app, not yet written
+  /// Set by the app side when its send() is about to wait, before it reads unsent_bytes once
+  /// more; the backend takes it (clears it) when the count falls below kSendLowWater and posts
+  /// Drained only if it was set. Both sides use sequentially consistent operations, so a
+  /// backend on another thread either sees the flag or wrote early enough for the app side's
+  /// second read to see the lower count (and not wait).
+  std::atomic<bool> drain_wanted{false};
 };
 
 // ---- backend -> app side ---------------------------------------------------------------------
@@ -126,6 +134,19 @@ struct WebSocketClosed {
 };
 using Inbound = std::variant<RequestStarted, BodyReceived, ClientGone, Drained,
                              WebSocketRequested, WebSocketReceived, WebSocketClosed>;
+
+/// A batch of Inbound messages is swapped, never copied, between a backend's outbox, the app
+/// port's queue and the app side's batch in hand, so a vector keeps the capacity of the biggest
+/// burst it ever carried. An Inbound is about 500 bytes (the size of RequestStarted, the largest
+/// alternative), and a burst is easily a thousand: 64 responses streamed in 64 KiB chunks post a
+/// Drained per chunk. Empty a batch with reset_batch(): it clears it and gives back storage for
+/// more than kBatchKeep messages (freed blocks that large are returned to the system), so a
+/// burst's memory does not stay resident after it.
+inline constexpr std::size_t kBatchKeep = 256;
+inline void reset_batch(std::vector<Inbound>& batch) noexcept {
+  batch.clear();
+  if (batch.capacity() > kBatchKeep) std::vector<Inbound>().swap(batch);
+}
 
 /// Implemented by the app side (the bridge). Called from backend threads.
 class AppPort {

@@ -653,7 +653,7 @@ void Bridge::flush() {
   on_wakeup();
 }
 
-py::object Bridge::send_result(const backend::ExchangeFlow* flow, bool done,
+py::object Bridge::send_result(backend::ExchangeFlow* flow, bool done,
                                py::object& drain_waiter) {
   const auto over = [&] {
     return !done && flow != nullptr && flow->unsent_bytes.load() > backend::kSendHighWater;
@@ -662,6 +662,10 @@ py::object Bridge::send_result(const backend::ExchangeFlow* flow, bool done,
     server_->pump();
     schedule_flush();  // what pump() posted is handled there, not inside the app's send()
   }
+  if (!over()) return steal(ready_none());
+  // Ask for a Drained, then look once more: a backend on another thread that wrote the backlog
+  // in between either takes the request or left a count this second look sees (port.hpp).
+  flow->drain_wanted.store(true);
   if (!over()) return steal(ready_none());
   if (!drain_waiter) drain_waiter = create_future();
   return drain_waiter;
@@ -739,7 +743,7 @@ void Bridge::dispatch_batch() {
       log_error((std::string("lancet: internal error: ") + e.what()).c_str(), nullptr);
     }
   }
-  batch_.clear();
+  backend::reset_batch(batch_);
 }
 
 }  // namespace lancet::bridge

@@ -148,8 +148,9 @@ class Bridge {
   /// What the app's send() returns, for HTTP and WebSocket alike: a ready awaitable, or (more
   /// than kSendHighWater of the exchange's output unwritten while it is not done) the drain
   /// future in `drain_waiter`, created if needed. A caller-driven server first tries to write,
-  /// as a transport write would: the socket usually takes it all.
-  py::object send_result(const backend::ExchangeFlow* flow, bool done, py::object& drain_waiter);
+  /// as a transport write would: the socket usually takes it all. Only a send() that waits asks
+  /// the backend for a Drained (ExchangeFlow::drain_wanted).
+  py::object send_result(backend::ExchangeFlow* flow, bool done, py::object& drain_waiter);
   py::object create_future() const;
   py::object self_ref() const { return py::reinterpret_borrow<py::object>(self_); }
   SendScratch& scratch() noexcept { return scratch_; }

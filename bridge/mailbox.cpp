@@ -47,7 +47,7 @@ void Mailbox::drain(std::vector<backend::Inbound>& out) {
     std::uint64_t count = 0;
     [[maybe_unused]] ssize_t n = ::read(fd_, &count, sizeof count);  // EAGAIN: nothing to clear
   }
-  out.clear();
+  backend::reset_batch(out);  // the queue gets `out`'s storage: not a past burst's
   std::lock_guard lock(mutex_);
   out.swap(queue_);
 }

@@ -30,8 +30,9 @@ class Mailbox final : public backend::AppPort {
   /// app side (the mutex is held for a vector append).
   void post(std::vector<backend::Inbound>&& messages) override;
 
-  /// App thread: everything queued so far, in order (swapped into `out`, which is cleared
-  /// first). Clears the wake-up.
+  /// App thread: everything queued so far, in order (swapped into `out`, which is emptied
+  /// first with backend::reset_batch: the queue is not left with a past burst's storage).
+  /// Clears the wake-up.
   void drain(std::vector<backend::Inbound>& out);
 
   /// The eventfd to watch for readability.

@@ -121,7 +121,7 @@ void Connection::post_outbox() noexcept {
     core_.app.post(std::move(outbox_));
   } catch (...) {
   }
-  outbox_.clear();
+  reset_batch(outbox_);
 }
 
 void Connection::refresh_date() {

@@ -6,8 +6,10 @@
 // to ExchangeFlow::unsent_bytes; the backend takes them off as they are written, oldest
 // exchange first (pipelined responses are written in order). When a count that was at or
 // above kSendHighWater falls below kSendLowWater, the exchange's send() may go on: the
-// backend posts Drained for it. Heads and chunk framing are charged too: a slight
-// overestimate of progress, never an underflow.
+// backend posts Drained for it if the app side waits (ExchangeFlow::drain_wanted; a send()
+// that found the count low again, as when a caller-driven backend wrote the backlog inside
+// it, asks for nothing, and a stream of 64 KiB chunks posts no message per chunk). Heads and
+// chunk framing are charged too: a slight overestimate of progress, never an underflow.
 #pragma once
 
 #include <algorithm>
@@ -62,7 +64,7 @@ class SendAccount {
     const std::size_t before = f.flow->unsent_bytes.fetch_sub(n);
     if (before >= kSendHighWater) f.armed = true;
     if (f.armed && before - n < kSendLowWater) {
-      post(Drained{f.id});
+      if (f.flow->drain_wanted.exchange(false)) post(Drained{f.id});
       f.armed = false;
     }
   }

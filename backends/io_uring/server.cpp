@@ -753,7 +753,7 @@ class UringServer final : public Server {
       shared_.app.post(std::move(shared_.outbox));
     } catch (...) {
     }
-    shared_.outbox.clear();
+    reset_batch(shared_.outbox);
   }
 
   Shared shared_;

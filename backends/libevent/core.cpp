@@ -155,7 +155,7 @@ void Core::after_callback() noexcept {
       app.post(std::move(outbox_));
     } catch (...) {
     }
-    outbox_.clear();
+    reset_batch(outbox_);
   }
   retired_.clear();
   const std::size_t limit = config.max_connections;  // 0: no limit

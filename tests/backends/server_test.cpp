@@ -123,11 +123,15 @@ class FakeApp : public AppPort {
   std::thread thread_;
 };
 
-/// Submits a complete response, counting its body in the exchange's unsent bytes (port.hpp).
+/// Submits a complete response, counting its body in the exchange's unsent bytes (port.hpp);
+/// over the high-water mark it asks for a Drained, as the bridge's send() does when it waits.
 void respond(Server& server, ExchangeId id, ExchangeFlow* flow, std::uint16_t status,
              std::string body, std::vector<Header> headers = {}) {
   headers.push_back({"content-length", std::to_string(body.size())});
-  if (flow != nullptr) flow->unsent_bytes += body.size();
+  if (flow != nullptr) {
+    flow->unsent_bytes += body.size();
+    if (flow->unsent_bytes.load() > kSendHighWater) flow->drain_wanted = true;
+  }
   std::vector<Outbound> ops;
   ops.emplace_back(SendHead{status, std::move(headers)});
   ops.emplace_back(SendData{std::move(body)});

@@ -563,6 +563,7 @@ TEST(Session, DrainedIsPostedOnceTheBacklogIsWritten) {
   f.op(1, SendHead{200, {}});
   std::string big(kSendHighWater, 'b');
   flow->unsent_bytes += big.size();  // the app side counts what it submits
+  flow->drain_wanted = true;         // and its send() waits
   f.session->on_op(1, *std::make_unique<Outbound>(SendData{big}), f.now);
   EXPECT_TRUE(f.posted<Drained>().empty());
   f.written += f.take_output();
@@ -570,6 +571,29 @@ TEST(Session, DrainedIsPostedOnceTheBacklogIsWritten) {
   ASSERT_EQ(drained.size(), 1u);
   EXPECT_EQ(drained[0].id, 1u);
   EXPECT_EQ(flow->unsent_bytes.load(), 0u);
+  EXPECT_FALSE(flow->drain_wanted.load());  // taken: the next wait asks again
+}
+
+TEST(Session, NoDrainedIsPostedWhenTheAppSideDoesNotWait) {
+  Fixture f;
+  f.feed("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+  const auto flow = f.posted<RequestStarted>()[0].flow;
+  f.op(1, SendHead{200, {}});
+  for (int chunk = 0; chunk < 4; ++chunk) {  // a stream of chunks, each over the mark
+    std::string big(kSendHighWater, 'b');
+    flow->unsent_bytes += big.size();
+    f.session->on_op(1, *std::make_unique<Outbound>(SendData{big}), f.now);
+    f.written += f.take_output();
+    EXPECT_EQ(flow->unsent_bytes.load(), 0u);
+  }
+  EXPECT_TRUE(f.posted<Drained>().empty());
+  // The app side asks while the next chunk is unwritten: that one is answered.
+  std::string big(kSendHighWater, 'b');
+  flow->unsent_bytes += big.size();
+  f.session->on_op(1, *std::make_unique<Outbound>(SendData{big}), f.now);
+  flow->drain_wanted = true;
+  f.written += f.take_output();
+  EXPECT_EQ(f.posted<Drained>().size(), 1u);
 }
 
 // ---- timers and shutdown -----------------------------------------------------------------------

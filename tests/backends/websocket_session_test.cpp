@@ -378,6 +378,7 @@ TEST(WebSocketSession, SendsChargeWireBytesAndDrainedFollowsTheWrites) {
   f.take_output();
   const std::size_t n = 256 * 1024;
   f.flow->unsent_bytes += n;  // what the app side does before submitting
+  f.flow->drain_wanted = true;  // and its send() waits
   f.op(WsSend{std::string(n, 'x'), false});
   EXPECT_EQ(f.flow->unsent_bytes.load(), n);
   EXPECT_TRUE(f.posted<Drained>().empty());
@@ -386,6 +387,18 @@ TEST(WebSocketSession, SendsChargeWireBytesAndDrainedFollowsTheWrites) {
   EXPECT_EQ(frames[0].payload.size(), n);
   EXPECT_EQ(f.flow->unsent_bytes.load(), 0u);
   EXPECT_EQ(f.posted<Drained>().size(), 1u);
+}
+
+TEST(WebSocketSession, NoDrainedFollowsTheWritesWhenTheAppSideDoesNotWait) {
+  Fixture f(handshake());
+  accept(f);
+  f.take_output();
+  const std::size_t n = 256 * 1024;
+  f.flow->unsent_bytes += n;
+  f.op(WsSend{std::string(n, 'x'), false});
+  ASSERT_EQ(f.frames().size(), 1u);
+  EXPECT_EQ(f.flow->unsent_bytes.load(), 0u);
+  EXPECT_TRUE(f.posted<Drained>().empty());
 }
 
 TEST(WebSocketSession, CompressedSendsReleaseWhatCompressionSaved) {
