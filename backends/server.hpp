@@ -52,6 +52,7 @@ struct ServerConfig {
   std::size_t limit_concurrency = 0;       ///< requests in the app at once; above: 503 (0: none)
   std::size_t max_connections = 1024;      ///< open connections at once (blocking: threads)
   std::size_t body_window = 64 * 1024;     ///< request body read ahead of the app (bytes)
+  bool release_idle_memory = true;         ///< trim the heap when the last connection closes
   WebSocketConfig ws;                      ///< --ws, --ws-max-size, --ws-max-queue, ...
 
   /// true: the backend runs its own I/O thread(s) and posts to the AppPort from them.

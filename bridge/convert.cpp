@@ -173,6 +173,7 @@ backend::ServerConfig config_from_native(const py::dict& native) {
   c.http.limits.max_header_count =
       get_or<std::size_t>(native, "max_header_count", c.http.limits.max_header_count);
   c.io_thread = get_or<bool>(native, "io_thread", false);
+  c.release_idle_memory = get_or<bool>(native, "release_idle_memory", c.release_idle_memory);
   c.probes.probes_enabled = get_or<bool>(native, "probes", true);
   c.probes.alive_path = get_or<std::string>(native, "probe_path_alive", c.probes.alive_path);
   c.probes.ready_path = get_or<std::string>(native, "probe_path_ready", c.probes.ready_path);

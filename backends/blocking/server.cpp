@@ -27,10 +27,12 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <list>
 #include <thread>
 
 #include "backends/blocking/connection.hpp"
+#include "backends/common/idle_memory.hpp"
 #include "backends/common/listener.hpp"
 #include "backends/server.hpp"
 
@@ -184,6 +186,7 @@ class BlockingServer final : public Server {
       }
     }
     for (auto& slot : finished) slot->thread.join();
+    if (!finished.empty()) idle_memory_.on_connection_closed(live, std::chrono::steady_clock::now());
     return live;
   }
 
@@ -196,6 +199,7 @@ class BlockingServer final : public Server {
   std::mutex slots_mu_;
   std::list<std::unique_ptr<Slot>> slots_;
   std::mutex join_mu_;
+  common::IdleMemory idle_memory_{core_.config.release_idle_memory};  // accept_loop()'s thread
 };
 
 }  // namespace

@@ -99,6 +99,7 @@
 #include <thread>
 #include <utility>
 
+#include "backends/common/idle_memory.hpp"
 #include "backends/common/listener.hpp"  // open_listener(): same sockets, same StartError lines
 #include "backends/io_uring/buffer_ring.hpp"
 #include "backends/io_uring/connection.hpp"
@@ -654,6 +655,7 @@ class UringServer final : public Server {
       if (!c.recv_inflight && !c.send_inflight && !c.poll_inflight && !c.splice_inflight) {
         close(c.fd);
         conns_.erase(&c);
+        idle_memory_.on_connection_closed(conns_.size(), Clock::now());
         return;
       }
       if (!c.cancel_sent) {
@@ -791,6 +793,7 @@ class UringServer final : public Server {
   std::unordered_map<Connection*, std::unique_ptr<Connection>> conns_;
   std::vector<Connection*> dirty_;
   std::vector<Connection*> spare_dirty_;  ///< step_dirty()'s other buffer
+  common::IdleMemory idle_memory_{shared_.config.release_idle_memory};
   std::vector<std::uint16_t> lent_buffers_;  // provided buffers lent to a parser until step_dirty()
   bool accept_armed_ = false;
   bool accept_cancelling_ = false;

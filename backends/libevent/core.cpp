@@ -147,6 +147,7 @@ void Core::retire(Connection* conn) noexcept {
     it->second.release();  // cannot defer: leak the (closed) object rather than free it in use
   }
   connections_.erase(it);
+  closed_any_ = true;
 }
 
 void Core::after_callback() noexcept {
@@ -158,6 +159,10 @@ void Core::after_callback() noexcept {
     reset_batch(outbox_);
   }
   retired_.clear();
+  if (closed_any_) {  // after the retired connections are freed
+    closed_any_ = false;
+    idle_memory_.on_connection_closed(connections_.size(), std::chrono::steady_clock::now());
+  }
   const std::size_t limit = config.max_connections;  // 0: no limit
   const bool room = limit == 0 || connections_.size() < limit;
   if (listener_ != nullptr && !accept_paused_ && room != accepting_) {

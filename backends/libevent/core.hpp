@@ -48,6 +48,7 @@
 #include <utility>
 #include <vector>
 
+#include "backends/common/idle_memory.hpp"
 #include "backends/common/listener.hpp"
 #include "backends/port.hpp"
 #include "backends/server.hpp"
@@ -131,6 +132,9 @@ class Core {
   std::string unix_path_;
   bool accepting_ = true;
   bool accept_paused_ = false;  // backing off after an accept error
+
+  common::IdleMemory idle_memory_{config.release_idle_memory};
+  bool closed_any_ = false;  // a connection was retired in this callback
 
   std::mutex inbox_mu_;  // guards the three below
   std::vector<std::pair<ExchangeId, Outbound>> ops_in_;

@@ -292,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "thread, which is faster when a worker has one core (default: "
                         f"{'on' if _D.io_thread else 'off'}; the libevent and blocking backends "
                         "always use their own threads)")
+    g.add_argument("--release-idle-memory", action=argparse.BooleanOptionalAction,
+                   help="when a worker's last connection closes, give the C heap's free pages back "
+                        "to the system (glibc malloc_trim), at most once a second: a burst's "
+                        "memory does not stay resident in an idle worker (default: "
+                        f"{'on' if _D.release_idle_memory else 'off'})")
     g.add_argument("--limit-max-requests", metavar="N", type=_int,
                    help="a worker stops gracefully after N requests (the supervisor starts a new "
                         "one; with --workers 1 the process exits 0) (default: "

@@ -58,6 +58,7 @@ class Config:
     probe_path_ready: str = "/_health/ready"
     workers: int = 1                     # worker processes; > 1: a supervising parent (supervisor.py)
     io_thread: bool = False              # io_uring: run the ring on its own thread, not the loop's
+    release_idle_memory: bool = True     # trim the C heap when the last connection closes (<= 1/s)
     limit_max_requests: Optional[int] = None  # a worker exits (gracefully) after this many requests
     limit_max_requests_jitter: int = 0   # ... plus random(0..jitter), so workers do not recycle at once
     ws: str = "auto"                     # auto | none (websockets, wsproto: aliases of auto)
