@@ -10,7 +10,7 @@ import json
 import os
 
 REPORTS = {}
-PINNED = []  # /heap-burst's small blocks, kept for the process's life
+PINNED = []  # the blocks /heap-burst keeps (every other one), for the process's life
 
 
 def _rss_kib():
