@@ -147,7 +147,6 @@ void Core::retire(Connection* conn) noexcept {
     it->second.release();  // cannot defer: leak the (closed) object rather than free it in use
   }
   connections_.erase(it);
-  closed_any_ = true;
 }
 
 void Core::after_callback() noexcept {
@@ -158,9 +157,9 @@ void Core::after_callback() noexcept {
     }
     reset_batch(outbox_);
   }
+  const bool closed = !retired_.empty();  // connections closed in this callback
   retired_.clear();
-  if (closed_any_) {  // after the retired connections are freed
-    closed_any_ = false;
+  if (closed) {  // after they are freed
     idle_memory_.on_connection_closed(connections_.size(), std::chrono::steady_clock::now());
   }
   const std::size_t limit = config.max_connections;  // 0: no limit

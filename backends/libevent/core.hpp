@@ -134,7 +134,6 @@ class Core {
   bool accept_paused_ = false;  // backing off after an accept error
 
   common::IdleMemory idle_memory_{config.release_idle_memory};
-  bool closed_any_ = false;  // a connection was retired in this callback
 
   std::mutex inbox_mu_;  // guards the three below
   std::vector<std::pair<ExchangeId, Outbound>> ops_in_;
